@@ -1,0 +1,113 @@
+//! Command-line flags (SPEC §8). Parsed once into these types; nothing inward sees clap.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "derived",
+    version,
+    about = "Keeps SQL-defined derived tables fresh, from a metadata log"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// The project folder (holds derived.yml and tables/).
+    #[arg(long, global = true, default_value = ".")]
+    pub project: PathBuf,
+    /// The clock every decision uses (RFC 3339); default: now.
+    #[arg(long, global = true, env = "DERIVED_NOW")]
+    pub now: Option<String>,
+    /// Environment: `prod`, or any other name for a prefixed copy.
+    #[arg(long, global = true, default_value = "prod")]
+    pub env: String,
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Dot,
+    Mermaid,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Load, render and parse every definition; report every problem.
+    Validate,
+    /// Print the dependency DAG.
+    Dag {
+        #[arg(long)]
+        select: Option<String>,
+    },
+    /// Show what `run` would do now, and why.
+    Plan {
+        #[arg(long)]
+        select: Option<String>,
+    },
+    /// Execute the plan.
+    Run {
+        #[arg(long)]
+        select: Option<String>,
+        /// Concurrent runs (default: number of cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Re-run a table's intervals over [--from, --to) (a source: re-run its readers).
+    Backfill {
+        table: String,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        /// Repair every downstream table in the same invocation.
+        #[arg(long)]
+        downstream: bool,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Rebuild a table from `start` into a fresh table, then swap it in.
+    Rebuild {
+        table: String,
+        /// Repair every downstream table in the same invocation.
+        #[arg(long)]
+        downstream: bool,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Per table: state, watermark, lag and last run.
+    Status { select: Option<String> },
+    /// The metadata log, newest first.
+    Log {
+        table: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Run a read-only query on the warehouse.
+    Query { sql: String },
+    /// Source commands.
+    Source {
+        #[command(subcommand)]
+        command: SourceCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SourceCommand {
+    /// Declare a source complete through a time.
+    Mark {
+        source: String,
+        #[arg(long)]
+        through: String,
+    },
+}

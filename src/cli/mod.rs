@@ -1,0 +1,523 @@
+//! The commands behind the `derived` binary. Each returns what to print and the
+//! exit code, so every command is testable without spawning a process.
+
+pub mod args;
+mod output;
+mod progress;
+
+pub use args::{Cli, Command, Format, Global, SourceCommand};
+
+use crate::dag::{self, Dag};
+use crate::exec::{self, RunContext};
+use crate::metadata::duckdb::DuckDbMetadata;
+use crate::metadata::{LogSnapshot, MetadataStore};
+use crate::plan::{self, Plan, PlanInput, Request, RequestKind};
+use crate::project::{self, MetadataConfig, Project, TableName, WarehouseConfig};
+use crate::time::{parse_timestamp, Interval, Timestamp};
+use crate::warehouse::duckdb::DuckDbWarehouse;
+use crate::warehouse::Warehouse;
+use anyhow::{anyhow, bail, Context, Result};
+use std::collections::BTreeSet;
+
+/// What a command prints on stdout and how it exits.
+pub struct Outcome {
+    pub stdout: String,
+    pub code: u8,
+}
+
+impl Outcome {
+    fn ok(stdout: String) -> Outcome {
+        Outcome { stdout, code: 0 }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Validate => validate(g),
+        Command::Dag { select } => dag_command(g, select.as_deref()),
+        Command::Plan { select } => plan_command(g, select.as_deref()),
+        Command::Run { select, threads } => run_command(g, select.as_deref(), *threads),
+        Command::Backfill {
+            table,
+            from,
+            to,
+            downstream,
+            threads,
+        } => backfill_command(g, table, from, to, *downstream, *threads),
+        Command::Rebuild {
+            table,
+            downstream,
+            threads,
+        } => rebuild_command(g, table, *downstream, *threads),
+        Command::Status { select } => status_command(g, select.as_deref()),
+        Command::Log {
+            table,
+            since,
+            limit,
+        } => log_command(g, table.as_deref(), since.as_deref(), *limit),
+        Command::Query { sql } => query_command(g, sql),
+        Command::Source {
+            command: SourceCommand::Mark { source, through },
+        } => mark_command(g, source, through),
+    }
+}
+
+fn now(g: &Global) -> Result<Timestamp> {
+    match &g.now {
+        Some(text) => parse_timestamp(text).map_err(|e| anyhow!("--now: {e}")),
+        None => Ok(chrono::Utc::now()),
+    }
+}
+
+/// A loaded project and its DAG.
+struct Loaded {
+    project: Project,
+    dag: Dag,
+}
+
+fn load(g: &Global) -> Loaded {
+    let mut project = project::load(&g.project);
+    let (dag, problems) = Dag::build(&project);
+    project.diagnostics.extend(problems);
+    project::diagnostic::sort(&mut project.diagnostics);
+    Loaded { project, dag }
+}
+
+/// Loads the project and refuses to go on when it has errors.
+fn load_valid(g: &Global) -> Result<Loaded> {
+    let loaded = load(g);
+    if loaded.project.has_errors() {
+        let errors: Vec<_> = loaded.project.errors().cloned().collect();
+        let text =
+            project::diagnostic::render_text(&errors, &loaded.project.files, &loaded.project.root);
+        bail!("the project has {} problem(s); fix them first (`derived validate` lists them):\n{text}", errors.len());
+    }
+    Ok(loaded)
+}
+
+fn validate(g: &Global) -> Result<Outcome> {
+    let Loaded { project, .. } = load(g);
+    let stdout = output::validation(&project, g.format);
+    Ok(Outcome {
+        stdout,
+        code: u8::from(project.has_errors()),
+    })
+}
+
+fn selection(loaded: &Loaded, select: Option<&str>) -> Result<Option<BTreeSet<TableName>>> {
+    select
+        .map(|s| {
+            loaded
+                .dag
+                .select(&loaded.project, s)
+                .map_err(|e| anyhow!(e))
+        })
+        .transpose()
+}
+
+fn dag_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let selected = selection(&loaded, select)?.unwrap_or_else(|| {
+        loaded
+            .project
+            .nodes
+            .iter()
+            .map(|n| n.name().clone())
+            .collect()
+    });
+    let json = dag::to_json(&loaded.project, &loaded.dag, &selected);
+    let stdout = match g.format {
+        Format::Json => serde_json::to_string_pretty(&json)? + "\n",
+        Format::Dot => dag::to_dot(&json),
+        Format::Mermaid | Format::Text => dag::to_mermaid(&json),
+    };
+    Ok(Outcome::ok(stdout))
+}
+
+/// The warehouse and log of a project, opened for writing.
+struct Stores {
+    warehouse: Box<dyn Warehouse>,
+    metadata: Box<dyn MetadataStore>,
+}
+
+fn open_stores(project: &Project) -> Result<Stores> {
+    let warehouse: Box<dyn Warehouse> = match &project.config.warehouse {
+        WarehouseConfig::DuckDb { path } => Box::new(DuckDbWarehouse::open(path)?),
+        other => bail!("the {other:?} warehouse is not available in this build; use `warehouse: {{type: duckdb}}`"),
+    };
+    let metadata: Box<dyn MetadataStore> = match &project.config.metadata {
+        MetadataConfig::DuckDb { path } => Box::new(DuckDbMetadata::open(path)?),
+        MetadataConfig::Postgres { .. } => bail!("the postgres metadata store is not available in this build; use `metadata: {{type: duckdb}}`"),
+    };
+    Ok(Stores {
+        warehouse,
+        metadata,
+    })
+}
+
+/// Everything a plan is made from, read at one moment.
+struct Situation {
+    snapshot: LogSnapshot,
+    plan: Plan,
+}
+
+/// What to plan for: everything, a selection, or a person's request.
+#[derive(Default)]
+struct Scope<'a> {
+    selection: Option<&'a BTreeSet<TableName>>,
+    request: Option<&'a Request>,
+    failures_persist: bool,
+}
+
+fn situation(
+    loaded: &Loaded,
+    stores: &Stores,
+    g: &Global,
+    now: Timestamp,
+    scope: Scope,
+) -> Result<Situation> {
+    let sources: Vec<_> = loaded.project.sources().collect();
+    stores
+        .warehouse
+        .prepare_sources(&sources, &loaded.project.root)?;
+    let watermarks = exec::source_watermarks(
+        &loaded.project,
+        stores.warehouse.as_ref(),
+        stores.metadata.as_ref(),
+        now,
+    )?;
+    let snapshot = stores
+        .metadata
+        .snapshot(&g.env, longest_input(&loaded.project))?;
+    let plan = plan::plan(&PlanInput {
+        project: &loaded.project,
+        dag: &loaded.dag,
+        log: &snapshot,
+        source_watermarks: &watermarks,
+        now,
+        selection: scope.selection,
+        failures_persist: scope.failures_persist,
+        request: scope.request,
+    });
+    Ok(Situation { snapshot, plan })
+}
+
+/// The longest input range any table reads (its window, or its period).
+fn longest_input(project: &Project) -> crate::time::Duration {
+    project
+        .tables()
+        .map(|t| {
+            t.window
+                .unwrap_or(t.schedule.period())
+                .max(t.schedule.period())
+        })
+        .max()
+        .unwrap_or(crate::time::Duration::from_seconds(0))
+}
+
+fn plan_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let selected = selection(&loaded, select)?;
+    let stores = open_stores(&loaded.project)?;
+    exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
+    let now = now(g)?;
+    let s = situation(
+        &loaded,
+        &stores,
+        g,
+        now,
+        Scope {
+            selection: selected.as_ref(),
+            ..Scope::default()
+        },
+    )?;
+    Ok(Outcome::ok(output::plan(
+        &loaded.project,
+        &s.plan,
+        g.format,
+    )))
+}
+
+fn run_command(g: &Global, select: Option<&str>, threads: Option<usize>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let selected = selection(&loaded, select)?;
+    let stores = open_stores(&loaded.project)?;
+    execute(
+        g,
+        &loaded,
+        &stores,
+        Scope {
+            selection: selected.as_ref(),
+            ..Scope::default()
+        },
+        threads,
+    )
+}
+
+fn backfill_command(
+    g: &Global,
+    table: &str,
+    from: &str,
+    to: &str,
+    downstream: bool,
+    threads: Option<usize>,
+) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let name = known_name(&loaded, table)?;
+    let from = parse_timestamp(from).map_err(|e| anyhow!("--from: {e}"))?;
+    let to = parse_timestamp(to).map_err(|e| anyhow!("--to: {e}"))?;
+    let range = Interval::new(from, to).ok_or_else(|| anyhow!("--from must be before --to"))?;
+    let stores = open_stores(&loaded.project)?;
+    if loaded
+        .project
+        .get(&name)
+        .is_some_and(|n| n.as_source().is_some())
+    {
+        // A source's rewrite is logged like any other; its readers repair from the log.
+        let marker = crate::metadata::NewRun {
+            table: name.clone(),
+            env: g.env.clone(),
+            action: "backfill".into(),
+            interval: Some(range),
+            fingerprint: String::new(),
+            git_commit: None,
+            triggered_by: user(),
+            as_of: now(g)?,
+            sql: String::new(),
+            upstream_runs: Vec::new(),
+            read_watermark: None,
+        };
+        let run_id = stores.metadata.begin_run(&marker)?;
+        stores
+            .metadata
+            .finish_run(run_id, crate::metadata::RunStatus::Success, None, None)?;
+        let selection = loaded.dag.all_downstream(&name);
+        return execute(
+            g,
+            &loaded,
+            &stores,
+            Scope {
+                selection: Some(&selection),
+                ..Scope::default()
+            },
+            threads,
+        );
+    }
+    let request = Request {
+        table: name.clone(),
+        kind: RequestKind::Backfill(range),
+    };
+    let selection = with_downstream(&loaded, &name, downstream);
+    execute(
+        g,
+        &loaded,
+        &stores,
+        Scope {
+            selection: Some(&selection),
+            request: Some(&request),
+            ..Scope::default()
+        },
+        threads,
+    )
+}
+
+fn rebuild_command(
+    g: &Global,
+    table: &str,
+    downstream: bool,
+    threads: Option<usize>,
+) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let name = known_name(&loaded, table)?;
+    if loaded.project.table(&name).is_none() {
+        bail!("`{table}` is a source; sources are not built by derived (use `derived backfill {table} --from .. --to ..`)");
+    }
+    let stores = open_stores(&loaded.project)?;
+    let request = Request {
+        table: name.clone(),
+        kind: RequestKind::Rebuild,
+    };
+    let selection = with_downstream(&loaded, &name, downstream);
+    execute(
+        g,
+        &loaded,
+        &stores,
+        Scope {
+            selection: Some(&selection),
+            request: Some(&request),
+            ..Scope::default()
+        },
+        threads,
+    )
+}
+
+fn known_name(loaded: &Loaded, text: &str) -> Result<TableName> {
+    let name = TableName::parse(text).map_err(|e| anyhow!(e))?;
+    if loaded.project.get(&name).is_none() {
+        let known: Vec<&str> = loaded
+            .project
+            .nodes
+            .iter()
+            .map(|n| n.name().as_str())
+            .collect();
+        let hint = project::suggest(text, &known)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        bail!("no source or table is named `{text}`{hint}");
+    }
+    Ok(name)
+}
+
+fn with_downstream(loaded: &Loaded, name: &TableName, downstream: bool) -> BTreeSet<TableName> {
+    let mut selection = if downstream {
+        loaded.dag.all_downstream(name)
+    } else {
+        BTreeSet::new()
+    };
+    selection.insert(name.clone());
+    selection
+}
+
+fn user() -> String {
+    std::env::var("DERIVED_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| "user".into())
+}
+
+/// Recovers abandoned runs, plans and runs; exit 1 when any run failed.
+fn execute(
+    g: &Global,
+    loaded: &Loaded,
+    stores: &Stores,
+    scope: Scope,
+    threads: Option<usize>,
+) -> Result<Outcome> {
+    let recovered =
+        exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
+    if recovered > 0 {
+        eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
+    }
+    let now = now(g)?;
+    let s = situation(loaded, stores, g, now, scope)?;
+    let progress = progress::for_terminal(&s.plan);
+    let user = user();
+    let ctx = RunContext {
+        project: &loaded.project,
+        dag: &loaded.dag,
+        warehouse: stores.warehouse.as_ref(),
+        metadata: stores.metadata.as_ref(),
+        env: &g.env,
+        as_of: now,
+        triggered_by: &user,
+        git_commit: None,
+        threads: threads.unwrap_or_else(default_threads),
+        progress: progress.as_ref(),
+    };
+    let report = exec::execute(&ctx, &s.plan, &s.snapshot);
+    drop(progress);
+    let code = u8::from(report.failed > 0);
+    Ok(Outcome {
+        stdout: output::run_report(&report, g.format),
+        code,
+    })
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn status_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let selected = selection(&loaded, select)?;
+    let stores = open_stores(&loaded.project)?;
+    let now = now(g)?;
+    let s = situation(
+        &loaded,
+        &stores,
+        g,
+        now,
+        Scope {
+            failures_persist: true,
+            ..Scope::default()
+        },
+    )?;
+    let rows = output::status_rows(&loaded, &s.snapshot, &s.plan, now, selected.as_ref());
+    Ok(Outcome::ok(output::status(&rows, g.format)))
+}
+
+fn log_command(
+    g: &Global,
+    table: Option<&str>,
+    since: Option<&str>,
+    limit: usize,
+) -> Result<Outcome> {
+    let root = &g.project;
+    let config = project::load(root).config;
+    let MetadataConfig::DuckDb { path } = &config.metadata else {
+        bail!("the postgres metadata store is not available in this build");
+    };
+    let metadata = DuckDbMetadata::open(path)?;
+    let since = since
+        .map(parse_timestamp)
+        .transpose()
+        .map_err(|e| anyhow!("--since: {e}"))?;
+    let records = metadata.log(&g.env, table, since, limit)?;
+    Ok(Outcome::ok(output::log(&records, g.format)))
+}
+
+fn query_command(g: &Global, sql: &str) -> Result<Outcome> {
+    let config = project::load(&g.project).config;
+    let WarehouseConfig::DuckDb { path } = &config.warehouse else {
+        bail!("only the duckdb warehouse is available in this build");
+    };
+    let warehouse = DuckDbWarehouse::open_read_only(path)?;
+    let result = warehouse.query(sql).context("query failed")?;
+    Ok(Outcome::ok(output::query(&result, g.format)))
+}
+
+fn mark_command(g: &Global, source: &str, through: &str) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let name = TableName::parse(source).map_err(|e| anyhow!(e))?;
+    if loaded
+        .project
+        .get(&name)
+        .and_then(|n| n.as_source())
+        .is_none()
+    {
+        bail!("`{source}` is not a source of this project");
+    }
+    let through = parse_timestamp(through).map_err(|e| anyhow!("--through: {e}"))?;
+    let now = now(g)?;
+    if through > now {
+        bail!(
+            "cannot mark {source} complete through {} : that is after now ({})",
+            crate::time::format_ts(through),
+            crate::time::format_ts(now)
+        );
+    }
+    let stores = open_stores(&loaded.project)?;
+    if let Some(current) = stores.metadata.source_marks()?.get(&name) {
+        if through < *current {
+            bail!(
+                "{source} is already complete through {}; a mark never moves backwards",
+                crate::time::format_ts(*current)
+            );
+        }
+    }
+    stores
+        .metadata
+        .mark_source(&g.env, &name, through, now, &user())?;
+    let stdout = match g.format {
+        Format::Json => {
+            serde_json::json!({"source": source, "through": crate::time::format_ts(through)})
+                .to_string()
+                + "\n"
+        }
+        _ => format!(
+            "{source} is complete through {}\n",
+            crate::time::format_ts(through)
+        ),
+    };
+    Ok(Outcome::ok(stdout))
+}

@@ -1,0 +1,346 @@
+//! Rendering command results as text or SPEC §8 JSON, only at the edge.
+
+use super::{Format, Loaded};
+use crate::exec::RunReport;
+use crate::metadata::{LogSnapshot, RunRecord, RunStatus};
+use crate::plan::Plan;
+use crate::project::diagnostic::{render_text, to_json};
+use crate::project::{Project, Severity, TableName};
+use crate::time::{format_ts, Timestamp};
+use crate::warehouse::QueryResult;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+pub fn validation(project: &Project, format: Format) -> String {
+    let tables = project.tables().count();
+    let sources = project.sources().count();
+    let errors: Vec<_> = project
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    let warnings: Vec<_> = project
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
+    if format == Format::Json {
+        let as_json = |list: &[&crate::project::Diagnostic]| -> Vec<_> {
+            list.iter()
+                .map(|d| to_json(d, &project.files, &project.root))
+                .collect()
+        };
+        let value = json!({
+            "ok": errors.is_empty(),
+            "tables": tables,
+            "sources": sources,
+            "errors": as_json(&errors),
+            "warnings": as_json(&warnings),
+        });
+        return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
+    }
+    let mut out = render_text(&project.diagnostics, &project.files, &project.root);
+    let _ = writeln!(
+        out,
+        "{}: {tables} tables, {sources} sources, {} error(s), {} warning(s)",
+        if errors.is_empty() { "ok" } else { "invalid" },
+        errors.len(),
+        warnings.len()
+    );
+    out
+}
+
+#[derive(Serialize)]
+struct PlanActionJson {
+    table: String,
+    action: &'static str,
+    intervals: Vec<[String; 2]>,
+    interval_count: usize,
+    reason: String,
+}
+
+pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
+    let actions: Vec<PlanActionJson> = plan
+        .actions
+        .iter()
+        .map(|a| PlanActionJson {
+            table: a.table.to_string(),
+            action: a.kind.name(),
+            intervals: a
+                .batches
+                .iter()
+                .map(|b| [format_ts(b.start), format_ts(b.end)])
+                .collect(),
+            interval_count: project
+                .table(&a.table)
+                .map_or(a.batches.len(), |t| a.intervals(t)),
+            reason: a.reason.clone(),
+        })
+        .collect();
+    if format == Format::Json {
+        let value = json!({
+            "now": plan.now.map(format_ts),
+            "actions": actions,
+            "blocked": plan.blocked,
+        });
+        return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
+    }
+    let mut out = String::new();
+    if actions.is_empty() {
+        out.push_str("nothing to run\n");
+    }
+    for a in &actions {
+        let span = match (a.intervals.first(), a.intervals.last()) {
+            (Some(first), Some(last)) => format!("{} .. {}", first[0], last[1]),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<10} {:<40} {:>5} interval(s) {span}\n           {}",
+            a.action, a.table, a.interval_count, a.reason
+        );
+    }
+    for b in &plan.blocked {
+        let waiting: Vec<&str> = b.waiting_for.iter().map(TableName::as_str).collect();
+        let _ = writeln!(
+            out,
+            "blocked    {:<40} waiting for {}",
+            b.table,
+            waiting.join(", ")
+        );
+    }
+    out
+}
+
+pub fn run_report(report: &RunReport, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(report).expect("serializable") + "\n";
+    }
+    let mut out = String::new();
+    if let Some(error) = &report.setup_error {
+        let _ = writeln!(out, "nothing ran: {error}");
+    }
+    let mut per_table: Vec<(&str, &str, usize, u64, usize, f64)> = Vec::new();
+    for run in &report.runs {
+        match per_table
+            .iter_mut()
+            .find(|t| t.0 == run.table && t.1 == run.action)
+        {
+            Some(t) => {
+                t.2 += 1;
+                t.3 += run.rows_written.unwrap_or(0);
+                t.4 += usize::from(run.status == RunStatus::Failed);
+                t.5 += run.seconds;
+            }
+            None => per_table.push((
+                &run.table,
+                run.action,
+                1,
+                run.rows_written.unwrap_or(0),
+                usize::from(run.status == RunStatus::Failed),
+                run.seconds,
+            )),
+        }
+    }
+    if !per_table.is_empty() {
+        let _ = writeln!(
+            out,
+            "{:<40} {:<10} {:>5} {:>10} {:>8}  status",
+            "table", "action", "runs", "rows", "seconds"
+        );
+    }
+    for (table, action, runs, rows, failed, seconds) in &per_table {
+        let status = if *failed > 0 { "FAILED" } else { "ok" };
+        let _ = writeln!(
+            out,
+            "{table:<40} {action:<10} {runs:>5} {rows:>10} {seconds:>8.2}  {status}"
+        );
+    }
+    for run in report.runs.iter().filter(|r| r.status == RunStatus::Failed) {
+        let _ = writeln!(
+            out,
+            "\nFAILED {} [{} .. {}) run {}:\n  {}",
+            run.table,
+            format_ts(run.interval_start),
+            format_ts(run.interval_end),
+            run.run_id,
+            run.error.as_deref().unwrap_or("")
+        );
+    }
+    for b in &report.blocked {
+        let waiting: Vec<&str> = b.waiting_for.iter().map(TableName::as_str).collect();
+        let _ = writeln!(
+            out,
+            "blocked {} (waiting for {})",
+            b.table,
+            waiting.join(", ")
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{} succeeded, {} failed, {} blocked",
+        report.succeeded,
+        report.failed,
+        report.blocked.len()
+    );
+    out
+}
+
+#[derive(Serialize)]
+pub struct StatusRow {
+    pub name: String,
+    pub state: &'static str,
+    #[serde(with = "crate::time::serde_opt_ts")]
+    pub watermark: Option<Timestamp>,
+    pub lag_seconds: Option<i64>,
+    #[serde(with = "crate::time::serde_opt_ts")]
+    pub last_run_at: Option<Timestamp>,
+    pub last_status: Option<RunStatus>,
+}
+
+pub fn status_rows(
+    loaded: &Loaded,
+    log: &LogSnapshot,
+    plan: &Plan,
+    now: Timestamp,
+    selected: Option<&BTreeSet<TableName>>,
+) -> Vec<StatusRow> {
+    let planned: BTreeSet<&TableName> = plan.actions.iter().map(|a| &a.table).collect();
+    let blocked: BTreeSet<&TableName> = plan.blocked.iter().map(|b| &b.table).collect();
+    let mut rows = Vec::new();
+    for table in loaded.project.tables() {
+        if selected.is_some_and(|s| !s.contains(&table.name)) {
+            continue;
+        }
+        let table_log = log.tables.get(&table.name);
+        let last = table_log.and_then(|l| l.last_attempt.as_ref());
+        let watermark = plan.nodes.get(&table.name).and_then(|p| p.watermark);
+        let state = match last.map(|a| a.status) {
+            Some(RunStatus::Running) => "running",
+            Some(RunStatus::Failed) => "failed",
+            _ if blocked.contains(&table.name) => "blocked",
+            _ if planned.contains(&table.name) => "stale",
+            _ if table_log.is_some_and(|l| l.last_success.is_some()) => "fresh",
+            _ => "never_run",
+        };
+        rows.push(StatusRow {
+            name: table.name.to_string(),
+            state,
+            watermark,
+            lag_seconds: watermark.map(|w| (now - w).num_seconds()),
+            last_run_at: last.and_then(|a| a.finished_at),
+            last_status: last.map(|a| a.status),
+        });
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
+}
+
+pub fn status(rows: &[StatusRow], format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(&json!({ "tables": rows })).expect("serializable")
+            + "\n";
+    }
+    let mut out = format!(
+        "{:<40} {:<10} {:<21} {:>10}  last run\n",
+        "table", "state", "watermark", "lag"
+    );
+    for r in rows {
+        let lag = r.lag_seconds.map_or("-".to_string(), human_duration);
+        let last = match (r.last_run_at, r.last_status) {
+            (Some(t), Some(s)) => format!("{} {}", format_ts(t), s.name()),
+            (None, Some(s)) => s.name().to_string(),
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<40} {:<10} {:<21} {lag:>10}  {last}",
+            r.name,
+            r.state,
+            r.watermark.map_or("-".to_string(), format_ts)
+        );
+    }
+    out
+}
+
+fn human_duration(seconds: i64) -> String {
+    match seconds {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7_200 => format!("{}m", s / 60),
+        s if s < 172_800 => format!("{}h", s / 3_600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
+pub fn log(records: &[RunRecord], format: Format) -> String {
+    let mut out = String::new();
+    for r in records {
+        if format == Format::Json {
+            out.push_str(&serde_json::to_string(r).expect("serializable"));
+            out.push('\n');
+            continue;
+        }
+        let interval = match (r.interval_start, r.interval_end) {
+            (Some(s), Some(e)) => format!("{} .. {}", format_ts(s), format_ts(e)),
+            _ => "-".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "{:>6} {} {:<8} {:<10} {:<36} {interval} rows={}{}",
+            r.run_id,
+            format_ts(r.started_at),
+            r.status.name(),
+            r.action,
+            r.table_name,
+            r.rows_written.map_or("-".to_string(), |n| n.to_string()),
+            r.error
+                .as_deref()
+                .map(|e| format!("\n       error: {}", e.lines().next().unwrap_or("")))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
+
+pub fn query(result: &QueryResult, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string(result).expect("serializable") + "\n";
+    }
+    let cells: Vec<Vec<String>> = result
+        .rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|v| match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = result.columns.iter().map(String::len).collect();
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |values: &[String]| -> String {
+        values
+            .iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+            + "\n"
+    };
+    let mut out = line(&result.columns);
+    for row in &cells {
+        out.push_str(&line(row));
+    }
+    let _ = writeln!(out, "({} row(s))", cells.len());
+    out
+}

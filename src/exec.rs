@@ -1,0 +1,530 @@
+//! Runs a plan against a warehouse, appending every attempt to the log.
+//!
+//! Actions run concurrently in DAG order. A failed action blocks only its
+//! downstream actions; everything else proceeds. Each batch is one log row,
+//! inserted as `running` before the write and completed after it.
+
+use crate::dag::Dag;
+use crate::metadata::{MetadataStore, NewRun, RunId, RunStatus, UpstreamRun};
+use crate::plan::{Action, ActionKind, Blocked, Plan};
+use crate::project::template::RenderContext;
+use crate::project::{Freshness, Project, Strategy, Table, TableName};
+use crate::time::{Interval, IntervalSet, Timestamp};
+use crate::warehouse::{PhysicalName, Warehouse, WriteRequest};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Condvar, Mutex};
+
+/// Who and what a run is for; the same for every action of one command.
+pub struct RunContext<'a> {
+    pub project: &'a Project,
+    pub dag: &'a Dag,
+    pub warehouse: &'a dyn Warehouse,
+    pub metadata: &'a dyn MetadataStore,
+    pub env: &'a str,
+    pub as_of: Timestamp,
+    pub triggered_by: &'a str,
+    pub git_commit: Option<&'a str>,
+    pub threads: usize,
+    pub progress: &'a dyn Progress,
+}
+
+/// Reports progress; the CLI shows a bar on a terminal and plain lines elsewhere.
+pub trait Progress: Sync {
+    fn started(&self, _table: &TableName, _batch: Interval, _batches: usize) {}
+    fn finished(&self, _run: &RunOutcome) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RunOutcome {
+    pub run_id: RunId,
+    pub table: String,
+    pub action: &'static str,
+    #[serde(with = "crate::time::serde_ts")]
+    pub interval_start: Timestamp,
+    #[serde(with = "crate::time::serde_ts")]
+    pub interval_end: Timestamp,
+    pub status: RunStatus,
+    pub rows_written: Option<u64>,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunReport {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub runs: Vec<RunOutcome>,
+    pub blocked: Vec<Blocked>,
+    /// Set when nothing could run at all (e.g. the warehouse refused the schemas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setup_error: Option<String>,
+}
+
+/// Closes runs that a dead process left `running`: committed writes become
+/// successes, the rest failures, so their intervals run again.
+pub fn recover_abandoned(
+    metadata: &dyn MetadataStore,
+    warehouse: &dyn Warehouse,
+    env: &str,
+) -> anyhow::Result<usize> {
+    let running = metadata.running(env)?;
+    if running.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<RunId> = running.iter().map(|r| r.run_id).collect();
+    let committed = warehouse.committed(&ids)?;
+    for run in &running {
+        match committed.get(&run.run_id) {
+            Some(&rows) => metadata.finish_run(run.run_id, RunStatus::Success, Some(rows as i64), None)?,
+            None => metadata.finish_run(
+                run.run_id,
+                RunStatus::Failed,
+                None,
+                Some("abandoned: the process running it stopped before it finished; its interval runs again"),
+            )?,
+        }
+    }
+    Ok(running.len())
+}
+
+/// How complete every source is now: from its data, its marks or the clock.
+pub fn source_watermarks(
+    project: &Project,
+    warehouse: &dyn Warehouse,
+    metadata: &dyn MetadataStore,
+    now: Timestamp,
+) -> anyhow::Result<HashMap<TableName, Timestamp>> {
+    let marks = metadata.source_marks()?;
+    let mut out = HashMap::new();
+    for source in project.sources() {
+        let watermark = match &source.freshness {
+            Freshness::Always => Some(now),
+            Freshness::Marks => marks.get(&source.name).copied(),
+            Freshness::MaxTime { lag } => warehouse.max_time(source)?.map(|t| t - lag.chrono()),
+        };
+        if let Some(w) = watermark {
+            out.insert(source.name.clone(), w.min(now));
+        }
+    }
+    Ok(out)
+}
+
+/// Shared knowledge that changes as runs finish.
+struct State {
+    /// Latest successful run of each table.
+    last_run: HashMap<TableName, RunId>,
+    watermarks: HashMap<TableName, Timestamp>,
+    /// Successful intervals of append/merge tables under their current definition.
+    coverage: HashMap<TableName, IntervalSet>,
+}
+
+struct Scheduler {
+    queue: VecDeque<usize>,
+    waiting_on: Vec<usize>,
+    done: usize,
+    failed: BTreeSet<TableName>,
+    report: RunReport,
+}
+
+/// The planned actions of one table, run one after the other.
+struct Job<'p> {
+    table: TableName,
+    actions: Vec<&'p Action>,
+}
+
+fn jobs(plan: &Plan) -> Vec<Job<'_>> {
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut index: HashMap<&TableName, usize> = HashMap::new();
+    for action in &plan.actions {
+        match index.get(&action.table) {
+            Some(&i) => jobs[i].actions.push(action),
+            None => {
+                index.insert(&action.table, jobs.len());
+                jobs.push(Job {
+                    table: action.table.clone(),
+                    actions: vec![action],
+                });
+            }
+        }
+    }
+    jobs
+}
+
+pub fn execute(ctx: &RunContext, plan: &Plan, initial: &crate::metadata::LogSnapshot) -> RunReport {
+    let actions = jobs(plan);
+    let index: HashMap<&TableName, usize> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (&a.table, i))
+        .collect();
+    let mut downstream: Vec<Vec<usize>> = vec![Vec::new(); actions.len()];
+    let mut waiting_on = vec![0; actions.len()];
+    for (i, job) in actions.iter().enumerate() {
+        for upstream in planned_upstreams(ctx, &job.table, &index) {
+            downstream[upstream].push(i);
+            waiting_on[i] += 1;
+        }
+    }
+    let mut schemas: Vec<String> = actions
+        .iter()
+        .map(|j| PhysicalName::of(&j.table, ctx.env).schema)
+        .collect();
+    schemas.sort();
+    schemas.dedup();
+    if let Err(e) = ctx.warehouse.create_schemas(&schemas) {
+        return RunReport {
+            failed: actions.len(),
+            runs: Vec::new(),
+            blocked: Vec::new(),
+            succeeded: 0,
+            setup_error: Some(e.to_string()),
+        };
+    }
+    let state = Mutex::new(initial_state(ctx, plan, initial));
+    let queue = (0..actions.len()).filter(|&i| waiting_on[i] == 0).collect();
+    let scheduler = Mutex::new(Scheduler {
+        queue,
+        waiting_on,
+        done: 0,
+        failed: BTreeSet::new(),
+        report: RunReport::default(),
+    });
+    let wake = Condvar::new();
+    let threads = ctx.threads.clamp(1, actions.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| worker(ctx, &actions, &downstream, &scheduler, &wake, &state));
+        }
+    });
+    let mut report = scheduler
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .report;
+    report.blocked.extend(plan.blocked.iter().cloned());
+    report.runs.sort_by_key(|r| r.run_id);
+    report.succeeded = report
+        .runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Success)
+        .count();
+    report.failed = report
+        .runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Failed)
+        .count();
+    report
+}
+
+/// Planned actions this one must wait for: its nearest planned ancestors.
+fn planned_upstreams(
+    ctx: &RunContext,
+    table: &TableName,
+    index: &HashMap<&TableName, usize>,
+) -> BTreeSet<usize> {
+    let mut found = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let mut stack: Vec<TableName> = ctx.dag.upstream_of(table);
+    while let Some(u) = stack.pop() {
+        if !seen.insert(u.clone()) {
+            continue;
+        }
+        match index.get(&u) {
+            Some(&i) => {
+                found.insert(i);
+            }
+            None => stack.extend(ctx.dag.upstream_of(&u)),
+        }
+    }
+    found
+}
+
+fn initial_state(ctx: &RunContext, plan: &Plan, log: &crate::metadata::LogSnapshot) -> State {
+    let mut state = State {
+        last_run: HashMap::new(),
+        watermarks: HashMap::new(),
+        coverage: HashMap::new(),
+    };
+    for (name, projection) in &plan.nodes {
+        if let Some(w) = projection.watermark {
+            state.watermarks.insert(name.clone(), w);
+        }
+    }
+    for (name, table_log) in &log.tables {
+        if let Some(success) = &table_log.last_success {
+            state.last_run.insert(name.clone(), success.run_id);
+        }
+        if let Some(table) = ctx.project.table(name) {
+            if let Some(coverage) = table_log.coverage.get(&table.fingerprint) {
+                state.coverage.insert(name.clone(), coverage.clone());
+            }
+        }
+    }
+    state
+}
+
+fn worker(
+    ctx: &RunContext,
+    actions: &[Job],
+    downstream: &[Vec<usize>],
+    scheduler: &Mutex<Scheduler>,
+    wake: &Condvar,
+    state: &Mutex<State>,
+) {
+    loop {
+        let next = {
+            let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if let Some(i) = s.queue.pop_front() {
+                    break Some(i);
+                }
+                if s.done == actions.len() {
+                    break None;
+                }
+                s = wake.wait(s).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let Some(i) = next else {
+            wake.notify_all();
+            return;
+        };
+        let outcomes = run_job(ctx, &actions[i], state);
+        let ok = outcomes.iter().all(|o| o.status == RunStatus::Success);
+        let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+        s.report.runs.extend(outcomes);
+        s.done += 1;
+        if !ok {
+            s.failed.insert(actions[i].table.clone());
+        }
+        let mut skip = Vec::new();
+        for &d in &downstream[i] {
+            if ok {
+                s.waiting_on[d] -= 1;
+                if s.waiting_on[d] == 0 {
+                    s.queue.push_back(d);
+                }
+            } else {
+                skip.push(d);
+            }
+        }
+        block_all(actions, downstream, &mut s, skip, &actions[i].table);
+        drop(s);
+        wake.notify_all();
+    }
+}
+
+/// Marks actions (and their downstream) blocked by a failure, exactly once each.
+fn block_all(
+    actions: &[Job],
+    downstream: &[Vec<usize>],
+    s: &mut Scheduler,
+    mut stack: Vec<usize>,
+    cause: &TableName,
+) {
+    while let Some(d) = stack.pop() {
+        if s.waiting_on[d] == usize::MAX {
+            continue;
+        }
+        s.waiting_on[d] = usize::MAX;
+        s.done += 1;
+        s.report.blocked.push(Blocked {
+            table: actions[d].table.clone(),
+            waiting_for: vec![cause.clone()],
+        });
+        stack.extend(downstream[d].iter().copied());
+    }
+}
+
+/// Runs a table's actions in order, stopping at the first failure.
+fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome> {
+    let table = ctx.project.table(&job.table).expect("planned tables exist");
+    let mut outcomes = Vec::new();
+    for action in &job.actions {
+        let units: Vec<Vec<Interval>> =
+            if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
+                vec![action.batches.clone()]
+            } else {
+                action.batches.iter().map(|b| vec![*b]).collect()
+            };
+        for batches in units {
+            ctx.progress
+                .started(&table.name, span(&batches), action.batches.len());
+            let outcome = run_unit(ctx, table, action, &batches, state);
+            ctx.progress.finished(&outcome);
+            let failed = outcome.status == RunStatus::Failed;
+            outcomes.push(outcome);
+            if failed {
+                return outcomes;
+            }
+        }
+    }
+    outcomes
+}
+
+fn span(batches: &[Interval]) -> Interval {
+    Interval {
+        start: batches[0].start,
+        end: batches[batches.len() - 1].end,
+    }
+}
+
+/// One log row: a single batch, or every batch of a rebuild into a fresh table.
+fn run_unit(
+    ctx: &RunContext,
+    table: &Table,
+    action: &Action,
+    batches: &[Interval],
+    state: &Mutex<State>,
+) -> RunOutcome {
+    let started = std::time::Instant::now();
+    let whole = span(batches);
+    let target = PhysicalName::of(&table.name, ctx.env);
+    let (upstream_runs, read_watermark, first_build) = {
+        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+        let upstream_runs: Vec<UpstreamRun> = table
+            .upstreams
+            .iter()
+            .map(|u| UpstreamRun {
+                table: u.to_string(),
+                run_id: s.last_run.get(u).copied(),
+                watermark: s.watermarks.get(u).copied(),
+            })
+            .collect();
+        let read = upstream_runs.iter().filter_map(|u| u.watermark).min();
+        (upstream_runs, read, !s.last_run.contains_key(&table.name))
+    };
+    let this = target.sql();
+    let rendered: Result<Vec<String>, String> = batches
+        .iter()
+        .map(|&batch| {
+            let is_first_build = first_build || action.kind == ActionKind::Rebuild;
+            let render = RenderContext {
+                input: table.input_range(batch),
+                interval: batch,
+                this: &this,
+                env: ctx.env,
+                is_first_build,
+            };
+            ctx.project
+                .renderer
+                .render(&table.sql, &render)
+                .map_err(|e| e.message)
+        })
+        .collect();
+    let new_run = NewRun {
+        table: table.name.clone(),
+        env: ctx.env.to_string(),
+        action: action.kind.name().to_string(),
+        interval: Some(whole),
+        fingerprint: table.fingerprint.clone(),
+        git_commit: ctx.git_commit.map(str::to_string),
+        triggered_by: ctx.triggered_by.to_string(),
+        as_of: ctx.as_of,
+        sql: rendered
+            .as_ref()
+            .map_or_else(|_| table.sql.clone(), |sqls| sqls.join(";\n")),
+        upstream_runs,
+        read_watermark: read_watermark.or(Some(ctx.as_of)),
+    };
+    let mut outcome = RunOutcome {
+        run_id: 0,
+        table: table.name.to_string(),
+        action: action.kind.name(),
+        interval_start: whole.start,
+        interval_end: whole.end,
+        status: RunStatus::Failed,
+        rows_written: None,
+        error: None,
+        seconds: 0.0,
+    };
+    let run_id = match ctx.metadata.begin_run(&new_run) {
+        Ok(id) => id,
+        Err(e) => {
+            outcome.error = Some(e.to_string());
+            return outcome;
+        }
+    };
+    outcome.run_id = run_id;
+    let result = rendered.and_then(|sqls| {
+        let requests: Vec<WriteRequest> = sqls
+            .iter()
+            .zip(batches)
+            .map(|(sql, &batch)| WriteRequest {
+                run_id,
+                target: &target,
+                strategy: table.strategy,
+                sql,
+                interval: batch,
+                time_column: table.time_column.as_deref(),
+                unique_key: &table.unique_key,
+                merge: &table.merge,
+                columns: &table.columns,
+            })
+            .collect();
+        let written = if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
+            ctx.warehouse.rebuild(&requests)
+        } else {
+            ctx.warehouse.write(&requests[0])
+        };
+        written.map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(rows) => {
+            outcome.status = RunStatus::Success;
+            outcome.rows_written = Some(rows);
+            record_success(
+                table,
+                whole,
+                action.kind,
+                run_id,
+                new_run.read_watermark,
+                state,
+            );
+        }
+        Err(message) => outcome.error = Some(message),
+    }
+    let finish = ctx.metadata.finish_run(
+        run_id,
+        outcome.status,
+        outcome.rows_written.map(|r| r as i64),
+        outcome.error.as_deref(),
+    );
+    if let Err(e) = finish {
+        outcome.status = RunStatus::Failed;
+        outcome.error = Some(format!(
+            "the write committed but the log could not record it: {e}"
+        ));
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    outcome
+}
+
+fn record_success(
+    table: &Table,
+    batch: Interval,
+    kind: ActionKind,
+    run_id: RunId,
+    read_watermark: Option<Timestamp>,
+    state: &Mutex<State>,
+) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    s.last_run.insert(table.name.clone(), run_id);
+    let watermark = match table.strategy {
+        Strategy::Replace => read_watermark,
+        Strategy::Append | Strategy::Merge => {
+            let coverage = s.coverage.entry(table.name.clone()).or_default();
+            if kind == ActionKind::Rebuild {
+                *coverage = IntervalSet::default();
+            }
+            coverage.insert(batch);
+            coverage.covered_through(table.start)
+        }
+    };
+    if let Some(w) = watermark {
+        s.watermarks.insert(table.name.clone(), w);
+    }
+}

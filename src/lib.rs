@@ -1,0 +1,14 @@
+//! Derived: SQL-defined derived tables kept fresh from a metadata log.
+//!
+//! Data flows one way: `project` loads definitions, `dag` orders them, `plan`
+//! decides (purely) what must run, `exec` runs it against a `warehouse` and
+//! appends to the `metadata` log; `cli` prints the results.
+
+pub mod cli;
+pub mod dag;
+pub mod exec;
+pub mod metadata;
+pub mod plan;
+pub mod project;
+pub mod time;
+pub mod warehouse;

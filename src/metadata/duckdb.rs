@@ -1,0 +1,426 @@
+//! The metadata log in an embedded DuckDB file (the default store).
+
+use super::*;
+use crate::time::{from_micros, to_micros};
+use ::duckdb::{params, Connection};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Schema migrations, applied in order; the store records the highest applied.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/duckdb/0001_runs.sql"))];
+
+pub struct DuckDbMetadata {
+    conn: Mutex<Connection>,
+}
+
+fn backend(e: ::duckdb::Error) -> MetadataError {
+    MetadataError::Backend(e.to_string())
+}
+
+impl DuckDbMetadata {
+    pub fn open(path: &Path) -> Result<DuckDbMetadata> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                MetadataError::Backend(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let conn = Connection::open(path)
+            .map_err(|e| MetadataError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        Self::migrate(&conn, &path.display().to_string())?;
+        Ok(DuckDbMetadata {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn in_memory() -> Result<DuckDbMetadata> {
+        let conn = Connection::open_in_memory().map_err(backend)?;
+        Self::migrate(&conn, ":memory:")?;
+        Ok(DuckDbMetadata {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn migrate(conn: &Connection, location: &str) -> Result<()> {
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")
+            .map_err(backend)?;
+        let current: i64 = conn
+            .query_row(
+                "SELECT coalesce(max(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        let known = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > known {
+            return Err(MetadataError::TooNew {
+                location: location.to_string(),
+                found: current,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+            let batch = format!(
+                "BEGIN TRANSACTION; {sql}; INSERT INTO schema_version VALUES ({version}); COMMIT;"
+            );
+            conn.execute_batch(&batch).map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const RECORD_COLUMNS: &str = "run_id, table_name, env, action, epoch_us(interval_start), epoch_us(interval_end), status, \
+     epoch_us(started_at), epoch_us(finished_at), fingerprint, git_commit, triggered_by, epoch_us(as_of), rows_written, error, sql, upstream_runs";
+
+fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
+    let upstream: String = row.get(16)?;
+    Ok(RunRecord {
+        run_id: row.get(0)?,
+        table_name: row.get(1)?,
+        env: row.get(2)?,
+        action: row.get(3)?,
+        interval_start: row.get::<_, Option<i64>>(4)?.map(from_micros),
+        interval_end: row.get::<_, Option<i64>>(5)?.map(from_micros),
+        status: RunStatus::parse(&row.get::<_, String>(6)?),
+        started_at: from_micros(row.get(7)?),
+        finished_at: row.get::<_, Option<i64>>(8)?.map(from_micros),
+        fingerprint: row.get(9)?,
+        git_commit: row.get(10)?,
+        triggered_by: row.get(11)?,
+        as_of: from_micros(row.get(12)?),
+        rows_written: row.get(13)?,
+        error: row.get(14)?,
+        sql: row.get(15)?,
+        upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
+    })
+}
+
+/// Rewrites, and the successful runs near the ranges they rewrote.
+fn load_rewrites(
+    conn: &Connection,
+    env: &str,
+    slack: crate::time::Duration,
+    snapshot: &mut LogSnapshot,
+) -> Result<()> {
+    let actions = REWRITE_ACTIONS.map(|a| format!("'{a}'")).join(", ");
+    let mut rewrites = conn
+        .prepare(&format!(
+            "SELECT table_name, run_id, epoch_us(interval_start), epoch_us(interval_end) FROM runs
+             WHERE env = ? AND status = 'success' AND action IN ({actions}) AND interval_start IS NOT NULL ORDER BY run_id"
+        ))
+        .map_err(backend)?;
+    let rows = rewrites
+        .query_map([env], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(backend)?;
+    for row in rows {
+        let (table, run_id, s, e) = row.map_err(backend)?;
+        if let Some(interval) = interval_of(Some(s), Some(e)) {
+            snapshot.rewrites.push(Rewrite {
+                table: TableName::from_reference(&table),
+                run_id,
+                interval,
+            });
+        }
+    }
+    if snapshot.rewrites.is_empty() {
+        return Ok(());
+    }
+    let mut nearby = conn
+        .prepare(&format!(
+            "WITH w AS (SELECT DISTINCT interval_start AS s, interval_end AS e FROM runs
+                        WHERE env = ? AND status = 'success' AND action IN ({actions}) AND interval_start IS NOT NULL)
+             SELECT table_name, run_id, epoch_us(interval_start), epoch_us(interval_end) FROM runs t
+             WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL
+               AND EXISTS (SELECT 1 FROM w WHERE w.s < t.interval_end AND w.e > t.interval_start - to_seconds(?))"
+        ))
+        .map_err(backend)?;
+    let rows = nearby
+        .query_map(params![env, env, slack.seconds()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })
+        .map_err(backend)?;
+    for row in rows {
+        let (table, run_id, s, e) = row.map_err(backend)?;
+        if let Some(interval) = interval_of(Some(s), Some(e)) {
+            snapshot
+                .tables
+                .entry(TableName::from_reference(&table))
+                .or_default()
+                .nearby_runs
+                .push((run_id, interval));
+        }
+    }
+    Ok(())
+}
+
+fn interval_of(start: Option<i64>, end: Option<i64>) -> Option<Interval> {
+    Interval::new(from_micros(start?), from_micros(end?))
+}
+
+fn now_micros() -> i64 {
+    to_micros(chrono::Utc::now())
+}
+
+impl MetadataStore for DuckDbMetadata {
+    fn begin_run(&self, run: &NewRun) -> Result<RunId> {
+        let upstream = serde_json::to_string(&run.upstream_runs).unwrap_or_else(|_| "[]".into());
+        self.conn()
+            .query_row(
+                "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
+                 git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark) \
+                 VALUES (?, ?, ?, make_timestamp(?), make_timestamp(?), 'running', make_timestamp(?), ?, ?, ?, make_timestamp(?), ?, ?, make_timestamp(?)) \
+                 RETURNING run_id",
+                params![
+                    run.table.as_str(),
+                    run.env,
+                    run.action,
+                    run.interval.map(|i| to_micros(i.start)),
+                    run.interval.map(|i| to_micros(i.end)),
+                    now_micros(),
+                    run.fingerprint,
+                    run.git_commit,
+                    run.triggered_by,
+                    to_micros(run.as_of),
+                    run.sql,
+                    upstream,
+                    run.read_watermark.map(to_micros),
+                ],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+    }
+
+    fn finish_run(
+        &self,
+        run_id: RunId,
+        status: RunStatus,
+        rows_written: Option<i64>,
+        error: Option<&str>,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "UPDATE runs SET status = ?, finished_at = make_timestamp(?), rows_written = ?, error = ? \
+                 WHERE run_id = ? AND status = 'running'",
+                params![status.name(), now_micros(), rows_written, error, run_id],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn snapshot(&self, env: &str, slack: crate::time::Duration) -> Result<LogSnapshot> {
+        let conn = self.conn();
+        let mut snapshot = LogSnapshot::default();
+        // Successful intervals since each table's last rebuild, merged into islands per
+        // table and fingerprint in SQL so that a long log reaches the planner as a few ranges.
+        let mut islands = conn
+            .prepare(
+                "WITH generation AS (
+                    SELECT table_name, max(run_id) AS first_run FROM runs
+                    WHERE env = ? AND status = 'success' AND action = 'rebuild' GROUP BY table_name),
+                 s AS (
+                    SELECT r.table_name, fingerprint, interval_start AS s, interval_end AS e FROM runs r
+                    LEFT JOIN generation g ON g.table_name = r.table_name
+                    WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL
+                      AND r.run_id >= coalesce(g.first_run, 0)),
+                 o AS (SELECT *, max(e) OVER (PARTITION BY table_name, fingerprint ORDER BY s, e
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM s),
+                 g AS (SELECT *, sum(CASE WHEN prev_end >= s THEN 0 ELSE 1 END)
+                        OVER (PARTITION BY table_name, fingerprint ORDER BY s, e) AS island FROM o)
+                 SELECT table_name, fingerprint, epoch_us(min(s)), epoch_us(max(e)) FROM g GROUP BY table_name, fingerprint, island",
+            )
+            .map_err(backend)?;
+        let rows = islands
+            .query_map([env, env], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })
+            .map_err(backend)?;
+        for row in rows {
+            let (table, fingerprint, s, e) = row.map_err(backend)?;
+            if let Some(interval) = Interval::new(from_micros(s), from_micros(e)) {
+                let log = snapshot
+                    .tables
+                    .entry(TableName::from_reference(&table))
+                    .or_default();
+                log.coverage
+                    .entry(fingerprint)
+                    .or_default()
+                    .insert(interval);
+            }
+        }
+        let mut latest = conn
+            .prepare(
+                "SELECT table_name, run_id, action, status, epoch_us(interval_start), epoch_us(interval_end), fingerprint, error,
+                        epoch_us(finished_at), epoch_us(read_watermark), is_last_success
+                 FROM (
+                    SELECT *, false AS is_last_success FROM runs WHERE env = ?
+                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
+                    UNION ALL
+                    SELECT *, true FROM runs WHERE env = ? AND status = 'success'
+                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1)",
+            )
+            .map_err(backend)?;
+        let rows = latest
+            .query_map([env, env], |r| {
+                let attempt = Attempt {
+                    run_id: r.get(1)?,
+                    action: r.get(2)?,
+                    status: RunStatus::parse(&r.get::<_, String>(3)?),
+                    interval: interval_of(r.get(4)?, r.get(5)?),
+                    fingerprint: r.get(6)?,
+                    error: r.get(7)?,
+                    finished_at: r.get::<_, Option<i64>>(8)?.map(from_micros),
+                    read_watermark: r.get::<_, Option<i64>>(9)?.map(from_micros),
+                };
+                Ok((r.get::<_, String>(0)?, attempt, r.get::<_, bool>(10)?))
+            })
+            .map_err(backend)?;
+        for row in rows {
+            let (table, attempt, is_last_success) = row.map_err(backend)?;
+            let log = snapshot
+                .tables
+                .entry(TableName::from_reference(&table))
+                .or_default();
+            if is_last_success {
+                log.last_success = Some(attempt);
+            } else {
+                log.last_attempt = Some(attempt);
+            }
+        }
+        drop(latest);
+        load_rewrites(&conn, env, slack, &mut snapshot)?;
+        Ok(snapshot)
+    }
+
+    fn running(&self, env: &str) -> Result<Vec<RunRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!("SELECT {RECORD_COLUMNS} FROM runs WHERE env = ? AND status = 'running' ORDER BY run_id"))
+            .map_err(backend)?;
+        let rows = stmt.query_map([env], record).map_err(backend)?;
+        rows.collect::<::duckdb::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn log(
+        &self,
+        env: &str,
+        table: Option<&str>,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RECORD_COLUMNS} FROM runs WHERE env = ? AND (? IS NULL OR table_name = ?) \
+                 AND (? IS NULL OR started_at >= make_timestamp(?)) ORDER BY run_id DESC LIMIT ?"
+            ))
+            .map_err(backend)?;
+        let since = since.map(to_micros);
+        let rows = stmt
+            .query_map(
+                params![env, table, table, since, since, limit as i64],
+                record,
+            )
+            .map_err(backend)?;
+        rows.collect::<::duckdb::Result<Vec<_>>>().map_err(backend)
+    }
+
+    fn mark_source(
+        &self,
+        env: &str,
+        source: &TableName,
+        through: Timestamp,
+        marked_at: Timestamp,
+        by: &str,
+    ) -> Result<()> {
+        self.conn()
+            .execute(
+                "INSERT INTO source_marks VALUES (?, ?, make_timestamp(?), make_timestamp(?), ?)",
+                params![
+                    source.as_str(),
+                    env,
+                    to_micros(through),
+                    to_micros(marked_at),
+                    by
+                ],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn source_marks(&self) -> Result<HashMap<TableName, Timestamp>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT source, epoch_us(max(through)) FROM source_marks GROUP BY source")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(backend)?;
+        let mut marks = HashMap::new();
+        for row in rows {
+            let (source, through) = row.map_err(backend)?;
+            marks.insert(TableName::from_reference(&source), from_micros(through));
+        }
+        Ok(marks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        drop(DuckDbMetadata::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("INSERT INTO schema_version VALUES (99)")
+            .unwrap();
+        drop(conn);
+        let message = DuckDbMetadata::open(&path)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            message.contains("schema version 99") && message.contains("upgrade derived"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn an_older_store_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.duckdb");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            .unwrap();
+        drop(conn);
+        let store = DuckDbMetadata::open(&path).unwrap();
+        assert!(store.log("prod", None, None, 10).unwrap().is_empty());
+        let version: i64 = store
+            .conn()
+            .query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.last().unwrap().0);
+    }
+}

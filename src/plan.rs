@@ -1,0 +1,990 @@
+//! The planner: a pure function from (definitions, log snapshot, source
+//! watermarks, now) to what must run and why. It never touches a database or
+//! the clock, so every scheduling rule is a fast unit test.
+//!
+//! Tables are visited upstream first. Each table's *projected* watermark — what
+//! it will be once its planned work succeeds — feeds its downstream, so a daily
+//! table over an hourly one is planned in the same run as the hour that
+//! completes its day, and no sooner.
+
+use crate::dag::Dag;
+use crate::metadata::{LogSnapshot, RunId, RunStatus, TableLog};
+use crate::project::{Project, Strategy, Table, TableName};
+use crate::time::{format_ts, Interval, IntervalSet, Timestamp};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    Create,
+    Increment,
+    Rebuild,
+    Repair,
+    Backfill,
+}
+
+impl ActionKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Increment => "increment",
+            ActionKind::Rebuild => "rebuild",
+            ActionKind::Repair => "repair",
+            ActionKind::Backfill => "backfill",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Action {
+    pub table: TableName,
+    pub kind: ActionKind,
+    /// What runs, in order: each batch is one statement and one log row.
+    pub batches: Vec<Interval>,
+    pub reason: String,
+}
+
+impl Action {
+    pub fn intervals(&self, table: &Table) -> usize {
+        self.batches
+            .iter()
+            .map(|b| count_intervals(table, *b))
+            .sum()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub table: TableName,
+    pub waiting_for: Vec<TableName>,
+}
+
+/// What the planner knows about one node after planning.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Projection {
+    /// Complete through this time now, from the log alone.
+    pub watermark: Option<Timestamp>,
+    /// Complete through this time once the planned work succeeds.
+    pub projected: Option<Timestamp>,
+    /// Has data (at least one successful build, or a source with data).
+    pub built: bool,
+    /// Intervals are due but wait for upstream data.
+    pub waiting: bool,
+    /// Failed, or blocked by a failed upstream, and not expected to progress.
+    pub broken: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    pub now: Option<Timestamp>,
+    pub actions: Vec<Action>,
+    pub blocked: Vec<Blocked>,
+    pub nodes: HashMap<TableName, Projection>,
+}
+
+pub struct PlanInput<'a> {
+    pub project: &'a Project,
+    pub dag: &'a Dag,
+    pub log: &'a LogSnapshot,
+    /// Complete-through times of sources; a missing source has no data yet.
+    pub source_watermarks: &'a HashMap<TableName, Timestamp>,
+    pub now: Timestamp,
+    /// Only these tables may get actions (all when None).
+    pub selection: Option<&'a BTreeSet<TableName>>,
+    /// Status view: a failed table is not assumed to succeed on retry.
+    pub failures_persist: bool,
+    /// A backfill or rebuild a person asked for.
+    pub request: Option<&'a Request>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub table: TableName,
+    pub kind: RequestKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RequestKind {
+    Backfill(Interval),
+    Rebuild,
+}
+
+pub fn plan(input: &PlanInput) -> Plan {
+    let mut out = Plan {
+        now: Some(input.now),
+        ..Plan::default()
+    };
+    let mut rewritten: HashMap<TableName, IntervalSet> = HashMap::new();
+    let empty = TableLog::default();
+    for name in input.dag.order() {
+        let Some(node) = input.project.get(name) else {
+            continue;
+        };
+        let projection = match node.as_table() {
+            None => {
+                let watermark = input.source_watermarks.get(name).copied();
+                Projection {
+                    watermark,
+                    projected: watermark,
+                    built: watermark.is_some(),
+                    ..Projection::default()
+                }
+            }
+            Some(table) => {
+                let log = input.log.tables.get(name).unwrap_or(&empty);
+                plan_table(input, table, log, &mut rewritten, &mut out)
+            }
+        };
+        out.nodes.insert(name.clone(), projection);
+    }
+    out
+}
+
+/// The upstream bound: every interval ending at or before it has its inputs complete.
+struct Readiness {
+    bound: Option<Timestamp>,
+    waiting_on_broken: Vec<TableName>,
+}
+
+fn readiness(
+    input: &PlanInput,
+    table: &Table,
+    nodes: &HashMap<TableName, Projection>,
+    needed_through: Timestamp,
+) -> Readiness {
+    let mut bound = Some(input.now);
+    let mut waiting_on_broken = Vec::new();
+    for upstream in &table.upstreams {
+        let Some(p) = nodes.get(upstream) else {
+            continue;
+        };
+        let limit = if table.any_freshness.contains(upstream) {
+            p.built.then_some(input.now)
+        } else {
+            p.projected
+        };
+        if p.broken && limit.is_none_or(|l| l < needed_through) {
+            waiting_on_broken.push(upstream.clone());
+        }
+        bound = match (bound, limit) {
+            (Some(b), Some(l)) => Some(b.min(l)),
+            _ => None,
+        };
+    }
+    Readiness {
+        bound,
+        waiting_on_broken,
+    }
+}
+
+/// Everything decided about one table before its actions are built.
+struct TableSituation<'a> {
+    table: &'a Table,
+    log: &'a TableLog,
+    /// End of the last interval whose inputs are complete.
+    ready_end: Option<Timestamp>,
+    /// Upstream data rewritten (in the log or by this plan) that this table may have read.
+    upstream_rewrites: Vec<UpstreamRewrite>,
+    requested: Option<&'a RequestKind>,
+    fingerprint_changed: bool,
+}
+
+/// A range of upstream data rewritten by run `run_id` (None: by this plan).
+struct UpstreamRewrite {
+    upstream: TableName,
+    run_id: Option<RunId>,
+    range: Interval,
+}
+
+fn plan_table(
+    input: &PlanInput,
+    table: &Table,
+    log: &TableLog,
+    rewritten: &mut HashMap<TableName, IntervalSet>,
+    out: &mut Plan,
+) -> Projection {
+    let selected = input.selection.is_none_or(|s| s.contains(&table.name));
+    let failed = log
+        .last_attempt
+        .as_ref()
+        .is_some_and(|a| a.status == RunStatus::Failed);
+    let due_end = table
+        .schedule
+        .last_interval(table.start, input.now)
+        .map(|i| i.end);
+    let ready = readiness(input, table, &out.nodes, due_end.unwrap_or(table.start));
+    let ready_end = ready
+        .bound
+        .and_then(|b| table.schedule.last_interval(table.start, b))
+        .map(|i| i.end);
+    let situation = TableSituation {
+        table,
+        log,
+        ready_end,
+        upstream_rewrites: upstream_rewrites(input, table, rewritten),
+        requested: input
+            .request
+            .filter(|r| r.table == table.name)
+            .map(|r| &r.kind),
+        fingerprint_changed: log
+            .last_success
+            .as_ref()
+            .is_some_and(|a| a.fingerprint != table.fingerprint),
+    };
+    let (mut projection, actions) = match table.strategy {
+        Strategy::Replace => plan_replace(&situation, ready.bound),
+        Strategy::Append => plan_append(&situation),
+        Strategy::Merge => plan_merge(&situation),
+    };
+    let stalls = failed && input.failures_persist;
+    projection.waiting = due_end.is_some() && ready_end < due_end;
+    if !selected || stalls {
+        projection.projected = projection.watermark;
+    }
+    let blocked = projection.waiting && !ready.waiting_on_broken.is_empty();
+    projection.broken = stalls || blocked;
+    if blocked {
+        out.blocked.push(Blocked {
+            table: table.name.clone(),
+            waiting_for: ready.waiting_on_broken,
+        });
+    }
+    if !selected {
+        return projection;
+    }
+    for mut action in actions {
+        if matches!(
+            action.kind,
+            ActionKind::Rebuild | ActionKind::Repair | ActionKind::Backfill
+        ) {
+            let set = rewritten.entry(table.name.clone()).or_default();
+            for batch in &action.batches {
+                set.insert(*batch);
+            }
+        }
+        if failed {
+            let error = log
+                .last_attempt
+                .as_ref()
+                .and_then(|a| a.error.as_deref())
+                .unwrap_or("unknown error");
+            action.reason = format!(
+                "retry after failure ({}); {}",
+                first_line(error),
+                action.reason
+            );
+        }
+        out.actions.push(action);
+    }
+    projection
+}
+
+fn upstream_rewrites(
+    input: &PlanInput,
+    table: &Table,
+    rewritten: &HashMap<TableName, IntervalSet>,
+) -> Vec<UpstreamRewrite> {
+    let mut out = Vec::new();
+    for upstream in &table.upstreams {
+        for range in rewritten
+            .get(upstream)
+            .map(IntervalSet::ranges)
+            .unwrap_or_default()
+        {
+            out.push(UpstreamRewrite {
+                upstream: upstream.clone(),
+                run_id: None,
+                range: *range,
+            });
+        }
+    }
+    for w in input
+        .log
+        .rewrites
+        .iter()
+        .filter(|w| table.upstreams.contains(&w.table))
+    {
+        out.push(UpstreamRewrite {
+            upstream: w.table.clone(),
+            run_id: Some(w.run_id),
+            range: w.interval,
+        });
+    }
+    out
+}
+
+fn first_line(text: &str) -> &str {
+    let line = text.lines().next().unwrap_or(text);
+    match line.char_indices().nth(120) {
+        Some((i, _)) => &line[..i],
+        None => line,
+    }
+}
+
+fn action(table: &Table, kind: ActionKind, batches: Vec<Interval>, reason: String) -> Action {
+    Action {
+        table: table.name.clone(),
+        kind,
+        batches,
+        reason,
+    }
+}
+
+fn describe(rewrites: &[&UpstreamRewrite]) -> String {
+    let mut seen = BTreeSet::new();
+    let parts: Vec<String> = rewrites
+        .iter()
+        .filter(|w| seen.insert((w.upstream.clone(), w.range)))
+        .take(3)
+        .map(|w| format!("upstream {} rewrote {}", w.upstream, w.range))
+        .collect();
+    let more = rewrites.len().saturating_sub(parts.len());
+    if more > 0 {
+        format!("{} (and {more} more)", parts.join(", "))
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Vec<Action>) {
+    let (table, log) = (s.table, s.log);
+    let last = log.last_success.as_ref();
+    let watermark = last.and_then(|a| a.read_watermark.or(a.interval.map(|i| i.end)));
+    let mut projection = Projection {
+        watermark,
+        projected: watermark,
+        built: last.is_some(),
+        ..Projection::default()
+    };
+    let Some(end) = s.ready_end else {
+        return (projection, Vec::new());
+    };
+    let latest = table
+        .schedule
+        .interval_at(table.schedule.floor(end - chrono::Duration::seconds(1)));
+    let last_run = last.map(|a| a.run_id);
+    let stale: Vec<&UpstreamRewrite> = s
+        .upstream_rewrites
+        .iter()
+        .filter(|w| w.run_id.is_none_or(|id| last_run.is_some_and(|l| id > l)))
+        .collect();
+    let behind = last
+        .and_then(|a| a.interval)
+        .is_none_or(|i| i.end < latest.end);
+    let (kind, reason) = match (last, s.requested) {
+        (None, _) => (
+            ActionKind::Create,
+            format!("new table: snapshot for {latest}"),
+        ),
+        (Some(_), _) if s.fingerprint_changed => (
+            ActionKind::Rebuild,
+            "fingerprint changed: definition".to_string(),
+        ),
+        (Some(_), Some(RequestKind::Rebuild)) => {
+            (ActionKind::Rebuild, "rebuild requested".to_string())
+        }
+        (Some(_), Some(RequestKind::Backfill(_))) => {
+            (ActionKind::Backfill, "backfill requested".to_string())
+        }
+        (Some(_), None) if !stale.is_empty() => (ActionKind::Repair, describe(&stale)),
+        (Some(_), None) if behind => (
+            ActionKind::Increment,
+            format!("new period ready: snapshot for {latest}"),
+        ),
+        (Some(_), None) => return (projection, Vec::new()),
+    };
+    projection.projected = bound;
+    projection.built = true;
+    (projection, vec![action(table, kind, vec![latest], reason)])
+}
+
+fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
+    let (table, log) = (s.table, s.log);
+    let empty = IntervalSet::default();
+    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+    let watermark = coverage.covered_through(table.start);
+    let mut projection = Projection {
+        watermark,
+        projected: watermark,
+        built: log.last_success.is_some(),
+        ..Projection::default()
+    };
+    let Some(ready_end) = s.ready_end else {
+        return (projection, Vec::new());
+    };
+    let stale: Vec<&UpstreamRewrite> = s
+        .upstream_rewrites
+        .iter()
+        .filter(|w| !stale_intervals(table, log, coverage, w, ready_end).is_empty())
+        .collect();
+    let rebuild_reason = match s.requested {
+        _ if log.last_success.is_none() => None,
+        _ if s.fingerprint_changed => Some("fingerprint changed: definition".to_string()),
+        Some(RequestKind::Rebuild) => Some("rebuild requested".to_string()),
+        Some(RequestKind::Backfill(range)) => Some(format!(
+            "backfill of {range} requested; a merge table rebuilds from start"
+        )),
+        None if !stale.is_empty() => Some(format!(
+            "{}; a merge table repairs by rebuilding",
+            describe(&stale)
+        )),
+        None => None,
+    };
+    if let Some(reason) = rebuild_reason {
+        let Some(range) = Interval::new(table.start, ready_end) else {
+            return (projection, Vec::new());
+        };
+        projection.projected = Some(ready_end);
+        return (
+            projection,
+            vec![action(
+                table,
+                ActionKind::Rebuild,
+                batches(table, range),
+                reason,
+            )],
+        );
+    }
+    // Merge applies intervals in order: only what follows the applied prefix.
+    let Some(missing) = Interval::new(watermark.unwrap_or(table.start), ready_end) else {
+        return (projection, Vec::new());
+    };
+    projection.projected = Some(ready_end);
+    projection.built = true;
+    (projection, vec![new_intervals(table, log, &[missing])])
+}
+
+fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
+    let (table, log) = (s.table, s.log);
+    let empty = IntervalSet::default();
+    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+    let watermark = coverage.covered_through(table.start);
+    let mut projection = Projection {
+        watermark,
+        projected: watermark,
+        built: log.last_success.is_some(),
+        ..Projection::default()
+    };
+    let Some(ready_end) = s.ready_end else {
+        return (projection, Vec::new());
+    };
+    let rebuild_reason = match s.requested {
+        _ if log.last_success.is_none() => None,
+        _ if s.fingerprint_changed => Some("fingerprint changed: definition".to_string()),
+        Some(RequestKind::Rebuild) => Some("rebuild requested".to_string()),
+        _ => None,
+    };
+    if let Some(reason) = rebuild_reason {
+        let Some(range) = Interval::new(table.start, ready_end) else {
+            return (projection, Vec::new());
+        };
+        projection.projected = Some(ready_end);
+        return (
+            projection,
+            vec![action(
+                table,
+                ActionKind::Rebuild,
+                batches(table, range),
+                reason,
+            )],
+        );
+    }
+    let mut actions = Vec::new();
+    let mut rerun = IntervalSet::default();
+    if let Some(RequestKind::Backfill(range)) = s.requested {
+        let requested = aligned_within(table, *range, ready_end);
+        for r in requested.ranges() {
+            rerun.insert(*r);
+        }
+        let batches: Vec<Interval> = requested
+            .ranges()
+            .iter()
+            .flat_map(|r| batches(table, *r))
+            .collect();
+        if !batches.is_empty() {
+            actions.push(action(
+                table,
+                ActionKind::Backfill,
+                batches,
+                format!("backfill of {range} requested"),
+            ));
+        }
+    }
+    let mut repairs = IntervalSet::default();
+    let mut causes = Vec::new();
+    for w in &s.upstream_rewrites {
+        let stale = stale_intervals(table, log, coverage, w, ready_end);
+        if stale.is_empty() {
+            continue;
+        }
+        causes.push(w);
+        for i in stale.into_iter().filter(|i| !rerun.contains(i)) {
+            repairs.insert(i);
+        }
+    }
+    if !repairs.is_empty() {
+        let batches = repairs
+            .ranges()
+            .iter()
+            .flat_map(|r| batches(table, *r))
+            .collect();
+        actions.push(action(
+            table,
+            ActionKind::Repair,
+            batches,
+            describe(&causes),
+        ));
+    }
+    let missing = gaps(coverage, table.start, ready_end);
+    if !missing.is_empty() {
+        let mut after = coverage.clone();
+        for range in &missing {
+            after.insert(*range);
+        }
+        projection.projected = after.covered_through(table.start);
+        projection.built = true;
+        actions.push(new_intervals(table, log, &missing));
+    }
+    (projection, actions)
+}
+
+/// A create or increment over ranges that never ran.
+fn new_intervals(table: &Table, log: &TableLog, missing: &[Interval]) -> Action {
+    let batches: Vec<Interval> = missing
+        .iter()
+        .flat_map(|range| batches(table, *range))
+        .collect();
+    let count: usize = batches.iter().map(|b| count_intervals(table, *b)).sum();
+    let through = format_ts(missing.last().expect("non-empty").end);
+    if log.last_success.is_none() {
+        action(
+            table,
+            ActionKind::Create,
+            batches,
+            format!(
+                "new table: {count} interval(s) since {} ready through {through}",
+                format_ts(table.start)
+            ),
+        )
+    } else {
+        action(
+            table,
+            ActionKind::Increment,
+            batches,
+            format!("{count} new interval(s) ready through {through}"),
+        )
+    }
+}
+
+/// The table's intervals inside `range` (widened to the grid) that end by `ready_end`.
+fn aligned_within(table: &Table, range: Interval, ready_end: Timestamp) -> IntervalSet {
+    let mut set = IntervalSet::default();
+    let mut s = table.schedule.floor(range.start.max(table.start));
+    while s < range.end {
+        let i = table.schedule.interval_at(s);
+        if i.end > ready_end {
+            break;
+        }
+        set.insert(i);
+        s = i.end;
+    }
+    set
+}
+
+/// Built intervals of `table` whose input overlaps a rewrite and that have not
+/// run since it (every one for a rewrite this plan makes).
+fn stale_intervals(
+    table: &Table,
+    log: &TableLog,
+    coverage: &IntervalSet,
+    w: &UpstreamRewrite,
+    ready_end: Timestamp,
+) -> Vec<Interval> {
+    let mut out = Vec::new();
+    let mut s = table.schedule.floor(w.range.start.max(table.start));
+    loop {
+        let i = table.schedule.interval_at(s);
+        if i.end > ready_end || table.input_range(i).start >= w.range.end {
+            return out;
+        }
+        let ran_since = |run_id: RunId| {
+            log.nearby_runs
+                .iter()
+                .any(|(id, r)| *id > run_id && r.contains(&i))
+        };
+        if coverage.contains(&i) && w.run_id.is_none_or(|id| !ran_since(id)) {
+            out.push(i);
+        }
+        s = i.end;
+    }
+}
+
+/// The ranges of `[start, end)` not covered by `coverage`.
+fn gaps(coverage: &IntervalSet, start: Timestamp, end: Timestamp) -> Vec<Interval> {
+    let mut out = Vec::new();
+    let mut at = start;
+    for r in coverage.ranges() {
+        if r.end <= at {
+            continue;
+        }
+        if r.start >= end {
+            break;
+        }
+        if let Some(gap) = Interval::new(at, r.start.min(end)) {
+            out.push(gap);
+        }
+        at = at.max(r.end);
+    }
+    out.extend(Interval::new(at, end));
+    out
+}
+
+/// Splits an aligned range into runs of at most `max_batch` consecutive intervals.
+pub fn batches(table: &Table, range: Interval) -> Vec<Interval> {
+    let size = table.max_batch();
+    let mut out = Vec::new();
+    let mut s = range.start;
+    while s < range.end {
+        let mut e = s;
+        for _ in 0..size {
+            e = table.schedule.next(e);
+            if e >= range.end {
+                break;
+            }
+        }
+        let e = e.min(range.end);
+        out.push(Interval { start: s, end: e });
+        s = e;
+    }
+    out
+}
+
+pub fn count_intervals(table: &Table, range: Interval) -> usize {
+    let mut n = 0;
+    let mut s = range.start;
+    while s < range.end {
+        s = table.schedule.next(s);
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::{Attempt, RunStatus};
+    use crate::project::{Config, Freshness, Node, Source, SqlOrigin};
+    use crate::time::{parse_timestamp, Schedule};
+    use std::path::Path;
+
+    fn ts(text: &str) -> Timestamp {
+        parse_timestamp(text).unwrap()
+    }
+
+    fn name(text: &str) -> TableName {
+        TableName::parse(text).unwrap()
+    }
+
+    fn source(n: &str) -> Node {
+        Node::Source(Source {
+            name: name(n),
+            file: "s.yml".into(),
+            description: None,
+            time_column: Some("ts".into()),
+            location: None,
+            freshness: Freshness::Marks,
+            columns: Vec::new(),
+        })
+    }
+
+    fn table(n: &str, schedule: Schedule, strategy: Strategy, upstreams: &[&str]) -> Table {
+        Table {
+            name: name(n),
+            file: "t.yml".into(),
+            description: None,
+            owner: None,
+            schedule,
+            strategy,
+            time_column: Some("ts".into()),
+            start: ts("2024-01-01"),
+            window: None,
+            batch_size: None,
+            unique_key: vec!["id".into()],
+            merge: Default::default(),
+            any_freshness: Default::default(),
+            depends_on: Vec::new(),
+            tags: Vec::new(),
+            readers: Vec::new(),
+            columns: Vec::new(),
+            sql: "SELECT 1".into(),
+            sql_path: "t.yml".into(),
+            sql_origin: SqlOrigin::File,
+            upstreams: upstreams.iter().map(|u| name(u)).collect(),
+            fingerprint: format!("fp-{n}"),
+        }
+    }
+
+    struct Case {
+        project: Project,
+        dag: Dag,
+        log: LogSnapshot,
+        sources: HashMap<TableName, Timestamp>,
+    }
+
+    impl Case {
+        fn new(nodes: Vec<Node>) -> Case {
+            let project =
+                Project::from_nodes(Path::new("."), Config::default_for(Path::new(".")), nodes);
+            let (dag, problems) = Dag::build(&project);
+            assert!(problems.is_empty());
+            Case {
+                project,
+                dag,
+                log: LogSnapshot::default(),
+                sources: HashMap::new(),
+            }
+        }
+
+        fn source_through(mut self, n: &str, t: &str) -> Case {
+            self.sources.insert(name(n), ts(t));
+            self
+        }
+
+        fn built(mut self, n: &str, from: &str, to: &str, status: RunStatus) -> Case {
+            let fingerprint = self.project.table(&name(n)).unwrap().fingerprint.clone();
+            let interval = Interval::new(ts(from), ts(to)).unwrap();
+            let log = self.log.tables.entry(name(n)).or_default();
+            let attempt = Attempt {
+                run_id: 1,
+                action: "create".into(),
+                status,
+                interval: Some(interval),
+                fingerprint: fingerprint.clone(),
+                error: (status == RunStatus::Failed).then(|| "boom".into()),
+                finished_at: Some(ts(to)),
+                read_watermark: Some(ts(to)),
+            };
+            if status == RunStatus::Success {
+                log.coverage
+                    .entry(fingerprint)
+                    .or_default()
+                    .insert(interval);
+                log.last_success = Some(attempt.clone());
+            }
+            log.last_attempt = Some(attempt);
+            self
+        }
+
+        fn plan(&self, now: &str, failures_persist: bool) -> Plan {
+            plan(&PlanInput {
+                project: &self.project,
+                dag: &self.dag,
+                log: &self.log,
+                source_watermarks: &self.sources,
+                now: ts(now),
+                selection: None,
+                failures_persist,
+                request: None,
+            })
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<(String, &'static str, usize)> {
+        plan.actions
+            .iter()
+            .map(|a| (a.table.to_string(), a.kind.name(), a.batches.len()))
+            .collect()
+    }
+
+    fn hourly_and_daily() -> Vec<Node> {
+        vec![
+            source("raw.events"),
+            Node::Table(Box::new(table(
+                "hourly.h",
+                Schedule::Hourly,
+                Strategy::Append,
+                &["raw.events"],
+            ))),
+            Node::Table(Box::new(table(
+                "daily.d",
+                Schedule::Daily,
+                Strategy::Append,
+                &["hourly.h"],
+            ))),
+        ]
+    }
+
+    #[test]
+    fn daily_table_waits_for_all_24_hours() {
+        let case =
+            Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-01T23:00:00Z");
+        let p = case.plan("2024-01-03T00:00:00Z", false);
+        assert_eq!(summary(&p), [("hourly.h".to_string(), "create", 1)]);
+        assert_eq!(p.actions[0].batches[0].end, ts("2024-01-01T23:00:00Z"));
+    }
+
+    #[test]
+    fn daily_table_runs_in_the_same_plan_as_its_last_hour() {
+        let case = Case::new(hourly_and_daily())
+            .source_through("raw.events", "2024-01-02T00:30:00Z")
+            .built(
+                "hourly.h",
+                "2024-01-01",
+                "2024-01-01T23:00:00Z",
+                RunStatus::Success,
+            );
+        let p = case.plan("2024-01-03T00:00:00Z", false);
+        assert_eq!(
+            summary(&p),
+            [
+                ("hourly.h".to_string(), "increment", 1),
+                ("daily.d".to_string(), "create", 1)
+            ]
+        );
+        assert_eq!(
+            p.actions[1].batches[0],
+            Schedule::Daily.interval_at(ts("2024-01-01"))
+        );
+    }
+
+    #[test]
+    fn nothing_runs_before_its_interval_ends() {
+        let case =
+            Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-05T00:00:00Z");
+        let p = case.plan("2024-01-01T00:59:59Z", false);
+        assert!(p.actions.is_empty());
+    }
+
+    #[test]
+    fn a_source_without_data_keeps_everything_waiting() {
+        let case = Case::new(hourly_and_daily());
+        let p = case.plan("2024-01-03T00:00:00Z", false);
+        assert!(p.actions.is_empty());
+        assert!(p.nodes[&name("daily.d")].waiting);
+    }
+
+    #[test]
+    fn failed_tables_are_retried_and_block_their_downstream_in_status() {
+        let case = Case::new(hourly_and_daily())
+            .source_through("raw.events", "2024-01-02T00:00:00Z")
+            .built(
+                "hourly.h",
+                "2024-01-01",
+                "2024-01-01T12:00:00Z",
+                RunStatus::Success,
+            )
+            .built(
+                "hourly.h",
+                "2024-01-01T12:00:00Z",
+                "2024-01-02",
+                RunStatus::Failed,
+            );
+        let run = case.plan("2024-01-02T00:00:00Z", false);
+        assert!(run.actions[0].reason.starts_with("retry"));
+        assert_eq!(summary(&run).len(), 2, "a run assumes the retry succeeds");
+        let status = case.plan("2024-01-02T00:00:00Z", true);
+        assert_eq!(
+            status.blocked,
+            [Blocked {
+                table: name("daily.d"),
+                waiting_for: vec![name("hourly.h")]
+            }]
+        );
+    }
+
+    #[test]
+    fn replace_runs_only_the_latest_ready_period() {
+        let nodes = vec![
+            source("raw.events"),
+            Node::Table(Box::new(table(
+                "mart.m",
+                Schedule::Daily,
+                Strategy::Replace,
+                &["raw.events"],
+            ))),
+        ];
+        let case = Case::new(nodes).source_through("raw.events", "2024-01-05T06:00:00Z");
+        let p = case.plan("2024-01-09T00:00:00Z", false);
+        assert_eq!(
+            p.actions[0].batches,
+            [Schedule::Daily.interval_at(ts("2024-01-04"))]
+        );
+        let done = Case::new(vec![
+            source("raw.events"),
+            Node::Table(Box::new(table(
+                "mart.m",
+                Schedule::Daily,
+                Strategy::Replace,
+                &["raw.events"],
+            ))),
+        ])
+        .source_through("raw.events", "2024-01-05T06:00:00Z")
+        .built("mart.m", "2024-01-04", "2024-01-05", RunStatus::Success);
+        assert!(done.plan("2024-01-09T00:00:00Z", false).actions.is_empty());
+    }
+
+    #[test]
+    fn merge_applies_only_what_follows_the_applied_prefix() {
+        let nodes = vec![
+            source("raw.events"),
+            Node::Table(Box::new(table(
+                "core.m",
+                Schedule::Daily,
+                Strategy::Merge,
+                &["raw.events"],
+            ))),
+        ];
+        let case = Case::new(nodes)
+            .source_through("raw.events", "2024-01-10T00:00:00Z")
+            .built("core.m", "2024-01-01", "2024-01-05", RunStatus::Success);
+        let p = case.plan("2024-01-10T00:00:00Z", false);
+        assert_eq!(
+            p.actions[0].batches,
+            [Interval::new(ts("2024-01-05"), ts("2024-01-10")).unwrap()]
+        );
+    }
+
+    #[test]
+    fn batches_split_long_ranges() {
+        let mut t = table("hourly.h", Schedule::Hourly, Strategy::Append, &[]);
+        t.batch_size = Some(10);
+        let day = Interval::new(ts("2024-01-01"), ts("2024-01-02")).unwrap();
+        let b = batches(&t, day);
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].end, ts("2024-01-01T10:00:00Z"));
+        assert_eq!(
+            b[2],
+            Interval::new(ts("2024-01-01T20:00:00Z"), ts("2024-01-02")).unwrap()
+        );
+        t.window = Some(crate::time::Duration::parse("2h").unwrap());
+        assert_eq!(
+            batches(&t, day).len(),
+            24,
+            "a window longer than the period disables batching"
+        );
+    }
+
+    #[test]
+    fn any_freshness_upstreams_only_need_one_build() {
+        let mut daily = table(
+            "daily.d",
+            Schedule::Daily,
+            Strategy::Append,
+            &["raw.events", "dim.users"],
+        );
+        daily.any_freshness.insert(name("dim.users"));
+        let nodes = vec![
+            source("raw.events"),
+            source("dim.users"),
+            Node::Table(Box::new(daily)),
+        ];
+        let case = Case::new(nodes)
+            .source_through("raw.events", "2024-01-03T00:00:00Z")
+            .source_through("dim.users", "2023-06-01T00:00:00Z");
+        assert_eq!(
+            summary(&case.plan("2024-01-03T00:00:00Z", false)),
+            [("daily.d".to_string(), "create", 1)]
+        );
+    }
+}

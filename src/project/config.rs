@@ -1,0 +1,217 @@
+//! `derived.yml`: where the warehouse and the metadata log live, the dialect, vars.
+
+use super::diagnostic::Diagnostic;
+use super::refs::SqlDialect;
+use super::yaml::Reader;
+use serde_yaml::{Mapping, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarehouseConfig {
+    DuckDb {
+        path: PathBuf,
+    },
+    BigQuery {
+        project: String,
+        location: Option<String>,
+        credentials: Option<PathBuf>,
+    },
+    Postgres {
+        url: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetadataConfig {
+    DuckDb { path: PathBuf },
+    Postgres { url: String, schema: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub warehouse: WarehouseConfig,
+    pub metadata: MetadataConfig,
+    pub dialect: SqlDialect,
+    pub vars: BTreeMap<String, minijinja::Value>,
+}
+
+impl Config {
+    pub fn default_for(root: &Path) -> Config {
+        Config {
+            warehouse: WarehouseConfig::DuckDb {
+                path: root.join(".derived/warehouse.duckdb"),
+            },
+            metadata: MetadataConfig::DuckDb {
+                path: root.join(".derived/metadata.duckdb"),
+            },
+            dialect: SqlDialect::DuckDb,
+            vars: BTreeMap::new(),
+        }
+    }
+
+    /// The warehouse's default project: three-part names in it resolve to two parts.
+    pub fn default_project(&self) -> Option<&str> {
+        match &self.warehouse {
+            WarehouseConfig::BigQuery { project, .. } => Some(project),
+            _ => None,
+        }
+    }
+}
+
+const KEYS: [&str; 9] = [
+    "warehouse",
+    "metadata",
+    "dialect",
+    "vars",
+    "privatizers",
+    "policies",
+    "stores",
+    "environments",
+    "name",
+];
+
+/// Reads `derived.yml` (absent: defaults); problems are returned, not thrown.
+pub fn load(root: &Path, file: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
+    let mut config = Config::default_for(root);
+    let mut reader = Reader::new(file, text);
+    let map: Mapping = match serde_yaml::from_str::<Value>(text) {
+        Ok(Value::Mapping(m)) => m,
+        Ok(Value::Null) => return (config, Vec::new()),
+        Ok(_) => {
+            reader.error(
+                "invalid-type",
+                0..0,
+                "derived.yml must be a mapping of keys to values",
+                None,
+            );
+            return (config, reader.diagnostics);
+        }
+        Err(e) => {
+            let offset = e.location().map_or(0, |l| l.index());
+            reader.error(
+                "yaml-syntax",
+                offset..offset,
+                format!("YAML syntax error: {e}"),
+                None,
+            );
+            return (config, reader.diagnostics);
+        }
+    };
+    let whole = reader.whole();
+    reader.unknown_keys(&map, whole, &KEYS, "derived.yml");
+    let dialect_given = map.contains_key("dialect");
+    if let Some(w) = reader.mapping(&map, whole, "warehouse") {
+        let scope = reader.nested(whole, "warehouse");
+        config.warehouse = match reader.string(w, scope, "type").as_deref() {
+            Some("duckdb") | None => WarehouseConfig::DuckDb {
+                path: root.join(
+                    reader
+                        .string(w, scope, "path")
+                        .unwrap_or(".derived/warehouse.duckdb".into()),
+                ),
+            },
+            Some("bigquery") => WarehouseConfig::BigQuery {
+                project: reader
+                    .required_string(
+                        w,
+                        scope,
+                        "project",
+                        "a bigquery warehouse",
+                        "my-gcp-project",
+                    )
+                    .unwrap_or_default(),
+                location: reader.string(w, scope, "location"),
+                credentials: reader.string(w, scope, "credentials").map(|p| root.join(p)),
+            },
+            Some("postgres") => WarehouseConfig::Postgres {
+                url: reader
+                    .required_string(
+                        w,
+                        scope,
+                        "url",
+                        "a postgres warehouse",
+                        "postgres://user@host:5432/db",
+                    )
+                    .unwrap_or_default(),
+            },
+            Some(other) => {
+                let span = reader.value_span(scope, "type");
+                reader.error(
+                    "unknown-warehouse",
+                    span,
+                    format!("unknown warehouse type `{other}`"),
+                    Some("use duckdb, bigquery or postgres".into()),
+                );
+                config.warehouse
+            }
+        };
+    }
+    if let Some(m) = reader.mapping(&map, whole, "metadata") {
+        let scope = reader.nested(whole, "metadata");
+        config.metadata = match reader.string(m, scope, "type").as_deref() {
+            Some("duckdb") | None => MetadataConfig::DuckDb {
+                path: root.join(
+                    reader
+                        .string(m, scope, "path")
+                        .unwrap_or(".derived/metadata.duckdb".into()),
+                ),
+            },
+            Some("postgres") => MetadataConfig::Postgres {
+                url: reader
+                    .required_string(
+                        m,
+                        scope,
+                        "url",
+                        "a postgres metadata store",
+                        "postgres://user@host:5432/db",
+                    )
+                    .unwrap_or_default(),
+                schema: reader
+                    .string(m, scope, "schema")
+                    .unwrap_or_else(|| "derived".into()),
+            },
+            Some(other) => {
+                let span = reader.value_span(scope, "type");
+                reader.error(
+                    "unknown-metadata",
+                    span,
+                    format!("unknown metadata store type `{other}`"),
+                    Some("use duckdb or postgres".into()),
+                );
+                config.metadata
+            }
+        };
+    }
+    config.dialect = match &config.warehouse {
+        WarehouseConfig::BigQuery { .. } => SqlDialect::BigQuery,
+        WarehouseConfig::Postgres { .. } => SqlDialect::Postgres,
+        WarehouseConfig::DuckDb { .. } => SqlDialect::DuckDb,
+    };
+    if dialect_given {
+        if let Some(name) = reader.string(&map, whole, "dialect") {
+            match SqlDialect::parse_name(&name) {
+                Some(d) => config.dialect = d,
+                None => {
+                    let span = reader.value_span(whole, "dialect");
+                    reader.error(
+                        "unknown-dialect",
+                        span,
+                        format!("unknown dialect `{name}`"),
+                        Some("use duckdb, bigquery, postgres or generic".into()),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(vars) = reader.mapping(&map, whole, "vars") {
+        for (k, v) in vars {
+            if let Some(k) = k.as_str() {
+                config
+                    .vars
+                    .insert(k.to_string(), minijinja::Value::from_serialize(v));
+            }
+        }
+    }
+    (config, reader.diagnostics)
+}

@@ -1,0 +1,275 @@
+//! Typed definitions of sources and tables, parsed once from YAML.
+
+use crate::time::{Duration, Interval, Schedule, Timestamp};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::PathBuf;
+
+/// A `dataset.table` (or `project.dataset.table`) name, lowercased.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TableName(String);
+
+impl TableName {
+    pub fn parse(text: &str) -> Result<TableName, String> {
+        let parts: Vec<&str> = text.split('.').collect();
+        let valid_part = |p: &&str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                && !p.starts_with(|c: char| c.is_ascii_digit())
+        };
+        if !(2..=3).contains(&parts.len()) || !parts.iter().all(valid_part) {
+            return Err(format!(
+                "`{text}` is not a table name; write `dataset.table` (letters, digits and _), e.g. `core.daily_active_users`"
+            ));
+        }
+        Ok(TableName(text.to_ascii_lowercase()))
+    }
+
+    /// A name that came out of the SQL reference extractor (already normalized).
+    pub fn from_reference(text: &str) -> TableName {
+        TableName(text.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn dataset(&self) -> &str {
+        let mut parts = self.0.rsplitn(2, '.');
+        parts.next();
+        parts.next().unwrap_or("")
+    }
+
+    pub fn table(&self) -> &str {
+        self.0.rsplit('.').next().unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for TableName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    Replace,
+    Append,
+    Merge,
+}
+
+impl Strategy {
+    pub const ALL: [&'static str; 3] = ["replace", "append", "merge"];
+
+    pub fn parse(text: &str) -> Option<Strategy> {
+        match text {
+            "replace" => Some(Strategy::Replace),
+            "append" => Some(Strategy::Append),
+            "merge" => Some(Strategy::Merge),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Replace => "replace",
+            Strategy::Append => "append",
+            Strategy::Merge => "merge",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MergeRule {
+    Min,
+    Max,
+    Overwrite,
+    Keep,
+    Sum,
+}
+
+impl MergeRule {
+    pub const ALL: [&'static str; 5] = ["min", "max", "overwrite", "keep", "sum"];
+
+    pub fn parse(text: &str) -> Option<MergeRule> {
+        match text {
+            "min" => Some(MergeRule::Min),
+            "max" => Some(MergeRule::Max),
+            "overwrite" => Some(MergeRule::Overwrite),
+            "keep" => Some(MergeRule::Keep),
+            "sum" => Some(MergeRule::Sum),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        MergeRule::ALL[self as usize]
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub data_type: Option<String>,
+    pub description: Option<String>,
+    pub policy: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Freshness {
+    /// Complete through `max(time_column) - lag`.
+    MaxTime { lag: Duration },
+    /// Complete through the latest `derived source mark`.
+    Marks,
+    /// A snapshot: complete through now.
+    Always,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub format: String,
+    /// Relative to the project root.
+    pub path: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: TableName,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub time_column: Option<String>,
+    pub location: Option<Location>,
+    pub freshness: Freshness,
+    pub columns: Vec<Column>,
+}
+
+/// Where the SQL text of a table came from, to point errors back at it.
+#[derive(Clone, Debug)]
+pub enum SqlOrigin {
+    /// A block scalar (`sql: |`) whose first content line starts at byte `first_line`
+    /// of the YAML file, each line indented by `indent` spaces.
+    Block { first_line: usize, indent: usize },
+    /// A one-line scalar starting at byte `offset` of the YAML file.
+    Inline { offset: usize },
+    /// A `sql_file`, mapped one to one.
+    File,
+}
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    pub name: TableName,
+    pub file: PathBuf,
+    pub description: Option<String>,
+    pub owner: Option<String>,
+    pub schedule: Schedule,
+    pub strategy: Strategy,
+    pub time_column: Option<String>,
+    pub start: Timestamp,
+    pub window: Option<Duration>,
+    pub batch_size: Option<usize>,
+    pub unique_key: Vec<String>,
+    pub merge: BTreeMap<String, MergeRule>,
+    /// Upstreams marked `freshness: any`.
+    pub any_freshness: BTreeSet<TableName>,
+    pub depends_on: Vec<TableName>,
+    pub tags: Vec<String>,
+    pub readers: Vec<String>,
+    pub columns: Vec<Column>,
+    pub sql: String,
+    /// The file that holds `sql` (the YAML itself or the `sql_file`).
+    pub sql_path: PathBuf,
+    pub sql_origin: SqlOrigin,
+    /// Upstream sources and tables, from the SQL and `depends_on`, sorted.
+    pub upstreams: Vec<TableName>,
+    /// Hash of everything that changes the data (SPEC §4).
+    pub fingerprint: String,
+}
+
+impl Table {
+    /// The input range a run over `batch` reads: it ends at the batch end and
+    /// starts one window before the end of the batch's first interval.
+    pub fn input_range(&self, batch: Interval) -> Interval {
+        let first_end = self.schedule.next(batch.start);
+        let start = match self.window {
+            Some(w) => first_end - w.chrono(),
+            None => batch.start,
+        };
+        Interval {
+            start,
+            end: batch.end,
+        }
+    }
+
+    /// Whether consecutive intervals may run as one statement with the same result.
+    pub fn can_batch(&self) -> bool {
+        let window_fits = self.window.is_none_or(|w| w <= self.schedule.period());
+        let merge_ordered = self.strategy != Strategy::Merge || self.time_column.is_some();
+        window_fits && merge_ordered && self.strategy != Strategy::Replace
+    }
+
+    pub fn max_batch(&self) -> usize {
+        match (self.can_batch(), self.batch_size) {
+            (false, _) => 1,
+            (true, Some(n)) => n.max(1),
+            (true, None) => DEFAULT_BATCH_SIZE,
+        }
+    }
+}
+
+/// Intervals one create or backfill statement covers by default: a year of hours
+/// is about ten statements, small enough to keep a failed batch cheap to retry.
+pub const DEFAULT_BATCH_SIZE: usize = 1_000;
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    Source(Source),
+    Table(Box<Table>),
+}
+
+impl Node {
+    pub fn name(&self) -> &TableName {
+        match self {
+            Node::Source(s) => &s.name,
+            Node::Table(t) => &t.name,
+        }
+    }
+
+    pub fn file(&self) -> &PathBuf {
+        match self {
+            Node::Source(s) => &s.file,
+            Node::Table(t) => &t.file,
+        }
+    }
+
+    pub fn as_table(&self) -> Option<&Table> {
+        match self {
+            Node::Table(t) => Some(t),
+            Node::Source(_) => None,
+        }
+    }
+
+    pub fn as_source(&self) -> Option<&Source> {
+        match self {
+            Node::Source(s) => Some(s),
+            Node::Table(_) => None,
+        }
+    }
+
+    pub fn upstreams(&self) -> &[TableName] {
+        match self {
+            Node::Source(_) => &[],
+            Node::Table(t) => &t.upstreams,
+        }
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        match self {
+            Node::Source(s) => &s.columns,
+            Node::Table(t) => &t.columns,
+        }
+    }
+}

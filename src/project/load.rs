@@ -1,0 +1,1012 @@
+//! Loading a project: every `tables/**/*.yml` into typed definitions, in parallel,
+//! collecting every problem with its file position.
+
+use super::config::{self, Config};
+use super::definition::*;
+use super::diagnostic::{self, Diagnostic, SourceFiles};
+use super::refs::{self, Extraction};
+use super::template::{self, RenderContext, Renderer};
+use super::yaml::{suggest, Reader, Scope};
+use crate::time::{parse_timestamp, Duration, Schedule};
+use rayon::prelude::*;
+use serde_yaml::{Mapping, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// A loaded project: definitions plus every problem found while loading them.
+pub struct Project {
+    pub root: PathBuf,
+    pub config: Config,
+    pub nodes: Vec<Node>,
+    index: HashMap<TableName, usize>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub files: SourceFiles,
+    pub renderer: Renderer,
+}
+
+impl Project {
+    /// A project made of definitions built in code (tests, generators).
+    pub fn from_nodes(root: &Path, config: Config, nodes: Vec<Node>) -> Project {
+        let renderer = Renderer::new(config.vars.clone(), config.dialect);
+        let mut project = Project {
+            root: root.to_path_buf(),
+            config,
+            nodes,
+            index: HashMap::new(),
+            diagnostics: Vec::new(),
+            files: SourceFiles::default(),
+            renderer,
+        };
+        index_and_check_names(&mut project);
+        project
+    }
+
+    pub fn get(&self, name: &TableName) -> Option<&Node> {
+        self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    pub fn table(&self, name: &TableName) -> Option<&Table> {
+        self.get(name).and_then(Node::as_table)
+    }
+
+    pub fn tables(&self) -> impl Iterator<Item = &Table> {
+        self.nodes.iter().filter_map(Node::as_table)
+    }
+
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.nodes.iter().filter_map(Node::as_source)
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.diagnostics.iter().filter(|d| d.is_error())
+    }
+}
+
+const TABLE_KEYS: [&str; 22] = [
+    "name",
+    "kind",
+    "description",
+    "owner",
+    "schedule",
+    "strategy",
+    "time_column",
+    "start",
+    "window",
+    "batch_size",
+    "unique_key",
+    "merge",
+    "upstream",
+    "depends_on",
+    "tags",
+    "readers",
+    "columns",
+    "checks",
+    "export",
+    "sql",
+    "sql_file",
+    "freshness",
+];
+const SOURCE_KEYS: [&str; 10] = [
+    "name",
+    "kind",
+    "description",
+    "owner",
+    "time_column",
+    "location",
+    "freshness",
+    "columns",
+    "stream",
+    "tags",
+];
+const COLUMN_KEYS: [&str; 5] = ["name", "type", "description", "policy", "checks"];
+
+/// Loads `root/derived.yml` and every definition under `root/tables`.
+pub fn load(root: &Path) -> Project {
+    let mut files = SourceFiles::default();
+    let mut diagnostics = Vec::new();
+    let config_path = root.join("derived.yml");
+    let config = match std::fs::read_to_string(&config_path) {
+        Ok(text) => {
+            let (config, problems) = config::load(root, &config_path, &text);
+            files.add(&config_path, text);
+            diagnostics.extend(problems);
+            config
+        }
+        Err(_) => Config::default_for(root),
+    };
+    let renderer = Renderer::new(config.vars.clone(), config.dialect);
+    let paths = definition_files(&root.join("tables"));
+    let loaded: Vec<FileResult> = paths
+        .par_iter()
+        .map(|path| load_file(path, &config, &renderer))
+        .collect();
+    let mut nodes = Vec::with_capacity(loaded.len());
+    for result in loaded {
+        diagnostics.extend(result.diagnostics);
+        for (path, text) in result.texts {
+            files.add(&path, text);
+        }
+        nodes.extend(result.node);
+    }
+    let mut project = Project {
+        root: root.to_path_buf(),
+        config,
+        nodes,
+        index: HashMap::new(),
+        diagnostics,
+        files,
+        renderer,
+    };
+    index_and_check_names(&mut project);
+    diagnostic::sort(&mut project.diagnostics);
+    project
+}
+
+fn definition_files(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+        .collect();
+    paths.sort();
+    paths
+}
+
+struct FileResult {
+    node: Option<Node>,
+    diagnostics: Vec<Diagnostic>,
+    texts: Vec<(PathBuf, String)>,
+}
+
+fn load_file(path: &Path, config: &Config, renderer: &Renderer) -> FileResult {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            let d = Diagnostic::error(
+                "unreadable-file",
+                path,
+                0..0,
+                format!("cannot read {}: {e}", path.display()),
+            );
+            return FileResult {
+                node: None,
+                diagnostics: vec![d],
+                texts: Vec::new(),
+            };
+        }
+    };
+    let mut reader = Reader::new(path, &text);
+    let mut texts = Vec::new();
+    let node = parse_definition(&mut reader, config, renderer, &mut texts);
+    let diagnostics = reader.diagnostics;
+    texts.push((path.to_path_buf(), text));
+    FileResult {
+        node,
+        diagnostics,
+        texts,
+    }
+}
+
+fn parse_definition(
+    r: &mut Reader,
+    config: &Config,
+    renderer: &Renderer,
+    texts: &mut Vec<(PathBuf, String)>,
+) -> Option<Node> {
+    let map = match serde_yaml::from_str::<Value>(r.text) {
+        Ok(Value::Mapping(m)) => m,
+        Ok(_) => {
+            r.error(
+                "invalid-type",
+                0..0,
+                "a definition must be a YAML mapping (`name: ...`, `sql: ...`)",
+                None,
+            );
+            return None;
+        }
+        Err(e) => {
+            let offset = e.location().map_or(0, |l| l.index());
+            let message = e.to_string();
+            let message = message
+                .split(" at line")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
+            r.error(
+                "yaml-syntax",
+                offset..offset,
+                format!("YAML syntax error: {message}"),
+                Some("check indentation and quoting around this point".into()),
+            );
+            return None;
+        }
+    };
+    let whole = r.whole();
+    let name = r.required_string(&map, whole, "name", "this definition", "dataset.table");
+    let name = name.and_then(|n| match TableName::parse(&n) {
+        Ok(name) => Some(name),
+        Err(message) => {
+            let span = r.value_span(whole, "name");
+            r.error("invalid-name", span, message, None);
+            None
+        }
+    });
+    r.table = name.as_ref().map(ToString::to_string);
+    let kind = r.string(&map, whole, "kind");
+    match kind.as_deref() {
+        Some("source") => {
+            r.unknown_keys(&map, whole, &SOURCE_KEYS, "a source");
+            let source = parse_source(r, &map, name.clone());
+            Some(Node::Source(source?))
+        }
+        Some("table") | None => {
+            r.unknown_keys(&map, whole, &TABLE_KEYS, "a table");
+            let table = parse_table(r, &map, name, config, renderer, texts)?;
+            Some(Node::Table(Box::new(table)))
+        }
+        Some(other) => {
+            let span = r.value_span(whole, "kind");
+            r.error(
+                "invalid-kind",
+                span,
+                format!("unknown kind `{other}`"),
+                Some("use `kind: source` for raw data, or leave it out for a table".into()),
+            );
+            None
+        }
+    }
+}
+
+fn parse_source(r: &mut Reader, map: &Mapping, name: Option<TableName>) -> Option<Source> {
+    let whole = r.whole();
+    let time_column = r.string(map, whole, "time_column");
+    let location = r.mapping(map, whole, "location").map(|loc| {
+        let scope = r.nested(whole, "location");
+        r.unknown_keys(loc, scope, &["format", "path"], "location");
+        let path = r
+            .required_string(loc, scope, "path", "location", "data/events/*.parquet")
+            .unwrap_or_default();
+        let format = r
+            .string(loc, scope, "format")
+            .unwrap_or_else(|| guess_format(&path));
+        if !["parquet", "csv", "json"].contains(&format.as_str()) {
+            let span = r.value_span(scope, "format");
+            r.error(
+                "invalid-format",
+                span,
+                format!("unknown file format `{format}`"),
+                Some("use parquet, csv or json".into()),
+            );
+        }
+        Location { format, path }
+    });
+    let streamed = map.contains_key("stream");
+    let freshness = parse_freshness(r, map, time_column.is_some() || streamed);
+    let columns = parse_columns(r, map);
+    Some(Source {
+        name: name?,
+        file: r.file.to_path_buf(),
+        description: r.string(map, whole, "description"),
+        time_column,
+        location,
+        freshness,
+        columns,
+    })
+}
+
+fn guess_format(path: &str) -> String {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains(".csv") {
+        "csv".into()
+    } else if lower.contains(".json") {
+        "json".into()
+    } else {
+        "parquet".into()
+    }
+}
+
+fn parse_freshness(r: &mut Reader, map: &Mapping, has_time_column: bool) -> Freshness {
+    let whole = r.whole();
+    let Some(f) = r.mapping(map, whole, "freshness") else {
+        if !has_time_column {
+            r.error("missing-time-column", r.key_span(whole, "name"), "a source with `max_time` freshness (the default) needs `time_column`", Some("add `time_column: <timestamp column>`, or `freshness: {method: marks}` / `{method: always}`".into()));
+        }
+        return Freshness::MaxTime {
+            lag: Duration::from_seconds(0),
+        };
+    };
+    let scope = r.nested(whole, "freshness");
+    r.unknown_keys(f, scope, &["method", "lag"], "freshness");
+    let lag = match r.string(f, scope, "lag") {
+        Some(text) => duration(r, scope, "lag", &text),
+        None => Some(Duration::from_seconds(0)),
+    }
+    .unwrap_or(Duration::from_seconds(0));
+    match r.string(f, scope, "method").as_deref() {
+        Some("max_time") | None => {
+            if !has_time_column {
+                r.error(
+                    "missing-time-column",
+                    r.key_span(whole, "freshness"),
+                    "`max_time` freshness needs `time_column`",
+                    Some("add `time_column: <timestamp column>`".into()),
+                );
+            }
+            Freshness::MaxTime { lag }
+        }
+        Some("marks") => Freshness::Marks,
+        Some("always") => Freshness::Always,
+        Some(other) => {
+            let span = r.value_span(scope, "method");
+            let help = suggest(other, &["max_time", "marks", "always"])
+                .map_or("use max_time, marks or always".to_string(), |s| {
+                    format!("did you mean `{s}`?")
+                });
+            r.error(
+                "invalid-freshness",
+                span,
+                format!("unknown freshness method `{other}`"),
+                Some(help),
+            );
+            Freshness::MaxTime { lag }
+        }
+    }
+}
+
+fn duration(r: &mut Reader, scope: Scope, key: &str, text: &str) -> Option<Duration> {
+    match Duration::parse(text) {
+        Ok(d) => Some(d),
+        Err(message) => {
+            let span = r.value_span(scope, key);
+            r.error(
+                "invalid-duration",
+                span,
+                format!("`{key}`: {message}"),
+                Some("durations look like 15m, 1h, 1d or 7d".into()),
+            );
+            None
+        }
+    }
+}
+
+fn parse_columns(r: &mut Reader, map: &Mapping) -> Vec<Column> {
+    let whole = r.whole();
+    let items = match map.get("columns") {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Sequence(items)) => items,
+        Some(_) => {
+            let span = r.value_span(whole, "columns");
+            r.error(
+                "invalid-type",
+                span,
+                "`columns` must be a list of `{name: ..., type: ...}`",
+                None,
+            );
+            return Vec::new();
+        }
+    };
+    let scope = r.nested(whole, "columns");
+    let scopes = r.items(scope, items.len());
+    let mut columns = Vec::with_capacity(items.len());
+    for (item, scope) in items.iter().zip(scopes) {
+        let Some(m) = item.as_mapping() else {
+            r.error(
+                "invalid-type",
+                scope.start..scope.start,
+                "each column must be a mapping like `{name: id, type: BIGINT}`",
+                None,
+            );
+            continue;
+        };
+        r.unknown_keys(m, scope, &COLUMN_KEYS, "a column");
+        let Some(name) = r.required_string(m, scope, "name", "a column", "user_id") else {
+            continue;
+        };
+        columns.push(Column {
+            name,
+            data_type: r.string(m, scope, "type"),
+            description: r.string(m, scope, "description"),
+            policy: r.string(m, scope, "policy"),
+        });
+    }
+    columns
+}
+
+fn parse_table(
+    r: &mut Reader,
+    map: &Mapping,
+    name: Option<TableName>,
+    config: &Config,
+    renderer: &Renderer,
+    texts: &mut Vec<(PathBuf, String)>,
+) -> Option<Table> {
+    let whole = r.whole();
+    let schedule_text = r.required_string(map, whole, "schedule", "a table", "daily");
+    let schedule = schedule_text.and_then(|s| match Schedule::parse(&s) {
+        Some(s) => Some(s),
+        None => {
+            let span = r.value_span(whole, "schedule");
+            let help = suggest(&s, &Schedule::ALL)
+                .map_or("use hourly, daily, weekly or monthly".to_string(), |x| {
+                    format!("did you mean `{x}`?")
+                });
+            r.error(
+                "invalid-schedule",
+                span,
+                format!("unknown schedule `{s}`"),
+                Some(help),
+            );
+            None
+        }
+    });
+    let strategy = match r.string(map, whole, "strategy") {
+        None => Some(Strategy::Replace),
+        Some(s) => Strategy::parse(&s).or_else(|| {
+            let span = r.value_span(whole, "strategy");
+            let help = suggest(&s, &Strategy::ALL)
+                .map_or("use replace, append or merge".to_string(), |x| {
+                    format!("did you mean `{x}`?")
+                });
+            r.error(
+                "invalid-strategy",
+                span,
+                format!("unknown strategy `{s}`"),
+                Some(help),
+            );
+            None
+        }),
+    };
+    let start = r
+        .required_string(map, whole, "start", "a table", "2024-01-01")
+        .and_then(|s| match parse_timestamp(&s) {
+            Ok(t) => Some(t),
+            Err(message) => {
+                let span = r.value_span(whole, "start");
+                r.error("invalid-start", span, message, None);
+                None
+            }
+        });
+    if let (Some(sched), Some(t)) = (schedule, start) {
+        if !sched.is_aligned(t) {
+            let span = r.value_span(whole, "start");
+            r.error(
+                "start-not-aligned",
+                span,
+                format!(
+                    "`start` {} is not on the {} grid",
+                    crate::time::format_ts(t),
+                    sched.name()
+                ),
+                Some(format!("use {}", crate::time::format_ts(sched.floor(t)))),
+            );
+        }
+    }
+    let window = r
+        .string(map, whole, "window")
+        .and_then(|w| duration(r, whole, "window", &w));
+    let batch_size = r
+        .string(map, whole, "batch_size")
+        .and_then(|b| match b.parse::<usize>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                let span = r.value_span(whole, "batch_size");
+                r.error(
+                    "invalid-batch-size",
+                    span,
+                    format!("`batch_size` must be a positive whole number, not `{b}`"),
+                    None,
+                );
+                None
+            }
+        });
+    let time_column = r.string(map, whole, "time_column");
+    let unique_key = r.string_list(map, whole, "unique_key");
+    let merge = parse_merge_rules(r, map, &unique_key);
+    match strategy {
+        Some(Strategy::Append) if time_column.is_none() => {
+            r.error("missing-time-column", r.value_span(whole, "strategy"), "an append table needs `time_column`: the output column that places each row in an interval", Some("add `time_column: <column>`".into()));
+        }
+        Some(Strategy::Merge) if unique_key.is_empty() => {
+            r.error(
+                "missing-unique-key",
+                r.value_span(whole, "strategy"),
+                "a merge table needs `unique_key`: the columns that identify a row",
+                Some("add `unique_key: [id]`".into()),
+            );
+        }
+        _ => {}
+    }
+    let any_freshness = parse_upstream_overrides(r, map);
+    let depends_on = r
+        .string_list(map, whole, "depends_on")
+        .into_iter()
+        .filter_map(|d| match TableName::parse(&d) {
+            Ok(n) => Some(n),
+            Err(message) => {
+                let span = r.value_span(whole, "depends_on");
+                r.error("invalid-name", span, message, None);
+                None
+            }
+        })
+        .collect();
+    let columns = parse_columns(r, map);
+    let (sql, sql_path, sql_origin) = read_sql(r, map, texts)?;
+    let (name, schedule, strategy, start) = (name?, schedule?, strategy?, start?);
+    let mut table = Table {
+        name,
+        file: r.file.to_path_buf(),
+        description: r.string(map, whole, "description"),
+        owner: r.string(map, whole, "owner"),
+        schedule,
+        strategy,
+        time_column,
+        start,
+        window,
+        batch_size,
+        unique_key,
+        merge,
+        any_freshness,
+        depends_on,
+        tags: r.string_list(map, whole, "tags"),
+        readers: r.string_list(map, whole, "readers"),
+        columns,
+        sql,
+        sql_path,
+        sql_origin,
+        upstreams: Vec::new(),
+        fingerprint: String::new(),
+    };
+    analyse_sql(r, &mut table, config, renderer, texts);
+    Some(table)
+}
+
+fn parse_merge_rules(
+    r: &mut Reader,
+    map: &Mapping,
+    unique_key: &[String],
+) -> BTreeMap<String, MergeRule> {
+    let whole = r.whole();
+    let Some(m) = r.mapping(map, whole, "merge") else {
+        return BTreeMap::new();
+    };
+    let scope = r.nested(whole, "merge");
+    let mut rules = BTreeMap::new();
+    for (column, rule) in m {
+        let (Some(column), Some(rule)) = (column.as_str(), rule.as_str()) else {
+            continue;
+        };
+        match MergeRule::parse(rule) {
+            Some(_) if unique_key.iter().any(|k| k == column) => {
+                let span = r.key_span(scope, column);
+                r.error(
+                    "merge-rule-on-key",
+                    span,
+                    format!("`{column}` is part of `unique_key`; key columns take no merge rule"),
+                    None,
+                );
+            }
+            Some(parsed) => {
+                rules.insert(column.to_string(), parsed);
+            }
+            None => {
+                let span = r.value_span(scope, column);
+                let help = suggest(rule, &MergeRule::ALL)
+                    .map_or("use min, max, overwrite, keep or sum".to_string(), |x| {
+                        format!("did you mean `{x}`?")
+                    });
+                r.error(
+                    "invalid-merge-rule",
+                    span,
+                    format!("unknown merge rule `{rule}` for `{column}`"),
+                    Some(help),
+                );
+            }
+        }
+    }
+    rules
+}
+
+fn parse_upstream_overrides(r: &mut Reader, map: &Mapping) -> BTreeSet<TableName> {
+    let whole = r.whole();
+    let Some(m) = r.mapping(map, whole, "upstream") else {
+        return BTreeSet::new();
+    };
+    let scope = r.nested(whole, "upstream");
+    let mut any = BTreeSet::new();
+    for (name, setting) in m {
+        let Some(name) = name.as_str() else { continue };
+        let freshness = setting.get("freshness").and_then(Value::as_str);
+        match (TableName::parse(name), freshness) {
+            (Ok(n), Some("any")) => {
+                any.insert(n);
+            }
+            (Ok(_), Some("complete") | None) => {}
+            (Err(message), _) => {
+                let span = r.key_span(scope, name);
+                r.error("invalid-name", span, message, None);
+            }
+            (Ok(_), Some(other)) => {
+                let span = r.key_span(scope, name);
+                r.error(
+                    "invalid-freshness",
+                    span,
+                    format!("unknown upstream freshness `{other}`"),
+                    Some(
+                        "use `freshness: any` (any successful build suffices) or `complete`".into(),
+                    ),
+                );
+            }
+        }
+    }
+    any
+}
+
+fn read_sql(
+    r: &mut Reader,
+    map: &Mapping,
+    texts: &mut Vec<(PathBuf, String)>,
+) -> Option<(String, PathBuf, SqlOrigin)> {
+    let whole = r.whole();
+    let inline = r.string(map, whole, "sql");
+    let file = r.string(map, whole, "sql_file");
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            r.error(
+                "sql-twice",
+                r.key_span(whole, "sql_file"),
+                "a table has either `sql` or `sql_file`, not both",
+                None,
+            );
+            None
+        }
+        (None, None) => {
+            r.error(
+                "missing-key",
+                0..0,
+                "a table is missing its query: add `sql: |` with a SELECT, or `sql_file: name.sql`",
+                None,
+            );
+            None
+        }
+        (Some(sql), None) => Some((
+            sql,
+            r.file.to_path_buf(),
+            sql_origin(r.text, r.key_span(whole, "sql")),
+        )),
+        (None, Some(rel)) => {
+            let path = r.file.parent().unwrap_or(Path::new(".")).join(&rel);
+            match std::fs::read_to_string(&path) {
+                Ok(sql) => {
+                    texts.push((path.clone(), sql.clone()));
+                    Some((sql, path, SqlOrigin::File))
+                }
+                Err(e) => {
+                    let span = r.value_span(whole, "sql_file");
+                    r.error(
+                        "missing-sql-file",
+                        span,
+                        format!(
+                            "cannot read `{rel}` ({e}); `sql_file` is relative to this YAML file"
+                        ),
+                        None,
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+fn sql_origin(text: &str, key: std::ops::Range<usize>) -> SqlOrigin {
+    let line_end = text[key.end..]
+        .find('\n')
+        .map_or(text.len(), |i| key.end + i);
+    let after = text[key.end..line_end].trim_start_matches(':');
+    let value = after.trim();
+    if value.starts_with('|') || value.starts_with('>') {
+        let first_line = (line_end + 1).min(text.len());
+        let indent = text[first_line..]
+            .split('\n')
+            .find(|l| !l.trim().is_empty())
+            .map_or(0, |l| l.len() - l.trim_start().len());
+        return SqlOrigin::Block { first_line, indent };
+    }
+    let offset = line_end - after.len() + (after.len() - after.trim_start().len());
+    let quoted = value.starts_with('"') || value.starts_with('\'');
+    SqlOrigin::Inline {
+        offset: offset + usize::from(quoted),
+    }
+}
+
+/// Maps a byte offset in the (unrendered) SQL to a byte offset in the file that holds it.
+pub fn sql_offset_in_file(table: &Table, file_text: &str, offset: usize) -> usize {
+    match table.sql_origin {
+        SqlOrigin::File => offset,
+        SqlOrigin::Inline { offset: start } => start + offset,
+        SqlOrigin::Block { first_line, indent } => {
+            let before = &table.sql[..offset.min(table.sql.len())];
+            let line = before.matches('\n').count();
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+            let mut at = first_line;
+            for _ in 0..line {
+                at = file_text[at..]
+                    .find('\n')
+                    .map_or(file_text.len(), |i| at + i + 1);
+            }
+            let line_text = &file_text[at..file_text[at..]
+                .find('\n')
+                .map_or(file_text.len(), |i| at + i)];
+            let pad = indent.min(line_text.len() - line_text.trim_start().len());
+            (at + pad + column).min(file_text.len())
+        }
+    }
+}
+
+fn analyse_sql(
+    r: &mut Reader,
+    table: &mut Table,
+    config: &Config,
+    renderer: &Renderer,
+    texts: &[(PathBuf, String)],
+) {
+    let interval = table.schedule.interval_at(table.start);
+    let ctx = RenderContext {
+        input: table.input_range(interval),
+        interval,
+        this: table.name.as_str(),
+        env: "prod",
+        is_first_build: false,
+    };
+    let yaml_text: &str = r.text;
+    let file_text: &str = match table.sql_origin {
+        SqlOrigin::File => texts
+            .iter()
+            .find(|(p, _)| *p == table.sql_path)
+            .map_or("", |(_, s)| s.as_str()),
+        _ => yaml_text,
+    };
+    let rendered = match renderer.render(&table.sql, &ctx) {
+        Ok(s) => s,
+        Err(e) => {
+            let offset = e
+                .span
+                .map(|s| s.start)
+                .or_else(|| e.line.map(|l| line_offset(&table.sql, l)))
+                .unwrap_or(0);
+            let at = sql_offset_in_file(table, file_text, offset);
+            push_sql_error(r, table, "template-error", at, e.message, Some("template variables are start, end, start_date, end_date, interval_start, interval_end, this, env, is_first_build and var('name')".into()));
+            return;
+        }
+    };
+    let extraction =
+        match refs::extract_references(&rendered, config.dialect, config.default_project()) {
+            Ok(x) => x,
+            Err(e) => {
+                let offset = template::map_to_template(&table.sql, &rendered, e.offset);
+                let at = sql_offset_in_file(table, file_text, offset);
+                push_sql_error(
+                    r,
+                    table,
+                    "sql-syntax",
+                    at,
+                    format!("SQL syntax error: {}", e.message),
+                    Some(format!("the SQL is parsed as {}", config.dialect.name())),
+                );
+                return;
+            }
+        };
+    if let Some(w) = &extraction.fallback_warning {
+        let offset = template::map_to_template(&table.sql, &rendered, w.offset);
+        let at = sql_offset_in_file(table, file_text, offset);
+        let mut d = Diagnostic::warning("sql-fallback", &table.sql_path, at..at, w.message.clone())
+            .for_table(table.name.as_str());
+        d.help =
+            Some("dependencies come from a token scan; add `depends_on` if one is missing".into());
+        r.diagnostics.push(d);
+    }
+    table.upstreams = upstreams(r, table, &extraction, &rendered, file_text);
+    table.fingerprint = fingerprint(table, &extraction.normalized);
+}
+
+fn line_offset(text: &str, line: usize) -> usize {
+    text.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
+}
+
+fn push_sql_error(
+    r: &mut Reader,
+    table: &Table,
+    code: &'static str,
+    at: usize,
+    message: String,
+    help: Option<String>,
+) {
+    let mut d =
+        Diagnostic::error(code, &table.sql_path, at..at, message).for_table(table.name.as_str());
+    d.help = help;
+    r.diagnostics.push(d);
+}
+
+/// Names the SQL reads (minus its own name, read through `{{ this }}`) plus `depends_on`.
+fn upstreams(
+    r: &mut Reader,
+    table: &Table,
+    extraction: &Extraction,
+    rendered: &str,
+    sql_file_text: &str,
+) -> Vec<TableName> {
+    let mut names = BTreeSet::new();
+    for reference in &extraction.references {
+        let name = TableName::from_reference(&reference.name);
+        if reference.is_information_schema() {
+            continue;
+        }
+        if name == table.name {
+            if !reads_this(&table.sql) {
+                let offset = template::map_to_template(&table.sql, rendered, reference.span.start);
+                let at = sql_offset_in_file(table, sql_file_text, offset);
+                push_sql_error(
+                    r,
+                    table,
+                    "self-reference",
+                    at,
+                    format!("`{}` reads itself by name", table.name),
+                    Some("write `{{ this }}` to read the table's own previous data".into()),
+                );
+            }
+            continue;
+        }
+        names.insert(name);
+    }
+    names.extend(table.depends_on.iter().cloned());
+    names.into_iter().collect()
+}
+
+fn reads_this(sql: &str) -> bool {
+    let mut rest = sql;
+    while let Some(i) = rest.find("{{") {
+        let inner = &rest[i + 2..];
+        let end = inner.find("}}").unwrap_or(inner.len());
+        if inner[..end].trim().trim_start_matches('-').trim() == "this" {
+            return true;
+        }
+        rest = &inner[end..];
+    }
+    false
+}
+
+fn fingerprint(table: &Table, normalized_sql: &str) -> String {
+    let mut h = Sha256::new();
+    let mut field = |name: &str, value: &str| {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update(value.as_bytes());
+        h.update([0]);
+    };
+    field("sql", normalized_sql);
+    field("strategy", table.strategy.name());
+    field("schedule", table.schedule.name());
+    field("start", &crate::time::format_ts(table.start));
+    field(
+        "window",
+        &table.window.map(|w| w.to_string()).unwrap_or_default(),
+    );
+    field("time_column", table.time_column.as_deref().unwrap_or(""));
+    field("unique_key", &table.unique_key.join(","));
+    for (column, rule) in &table.merge {
+        field("merge", &format!("{column}={}", rule.name()));
+    }
+    for c in &table.columns {
+        field(
+            "column",
+            &format!(
+                "{}:{}",
+                c.name,
+                c.data_type.as_deref().unwrap_or("").to_ascii_uppercase()
+            ),
+        );
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Duplicate names and references to names that are neither a source nor a table.
+fn index_and_check_names(project: &mut Project) {
+    let mut first_seen: HashMap<TableName, PathBuf> = HashMap::new();
+    let mut keep = Vec::with_capacity(project.nodes.len());
+    for node in std::mem::take(&mut project.nodes) {
+        if let Some(first) = first_seen.get(node.name()) {
+            let text = project.files.text(node.file()).unwrap_or_default();
+            let span = Reader::new(node.file(), text).value_span(
+                Scope {
+                    start: 0,
+                    end: text.len(),
+                },
+                "name",
+            );
+            let first = diagnostic::display_path(first, &project.root);
+            project.diagnostics.push(
+                Diagnostic::error(
+                    "duplicate-name",
+                    node.file(),
+                    span,
+                    format!("`{}` is already defined in {first}", node.name()),
+                )
+                .for_table(node.name().as_str())
+                .with_help("every source and table needs a unique name; rename one of them"),
+            );
+            continue;
+        }
+        first_seen.insert(node.name().clone(), node.file().clone());
+        keep.push(node);
+    }
+    project.nodes = keep;
+    project.index = project
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name().clone(), i))
+        .collect();
+    let known: Vec<&str> = project.nodes.iter().map(|n| n.name().as_str()).collect();
+    let mut problems = Vec::new();
+    for table in project.tables() {
+        for upstream in &table.upstreams {
+            if project.index.contains_key(upstream) {
+                continue;
+            }
+            let help = suggest(upstream.as_str(), &known).map_or_else(
+                || "define it as a source (`kind: source`) or a table, or fix the name".to_string(),
+                |s| format!("did you mean `{s}`?"),
+            );
+            let span = reference_span(project, table, upstream);
+            problems.push(
+                Diagnostic::error(
+                    "unknown-reference",
+                    &table.sql_path,
+                    span,
+                    format!(
+                        "`{}` reads `{upstream}`, which is neither a source nor a table",
+                        table.name
+                    ),
+                )
+                .for_table(table.name.as_str())
+                .with_help(help),
+            );
+        }
+    }
+    project.diagnostics.extend(problems);
+}
+
+/// Where a name is written in a table's SQL (or its `depends_on`), for pointing at it.
+pub(crate) fn reference_span(
+    project: &Project,
+    table: &Table,
+    name: &TableName,
+) -> std::ops::Range<usize> {
+    let text = project.files.text(&table.sql_path).unwrap_or_default();
+    let lower_sql = table.sql.to_ascii_lowercase();
+    match lower_sql.find(name.table()) {
+        Some(i) => {
+            let dataset_start = lower_sql[..i]
+                .rfind(|c: char| c.is_whitespace() || c == '(' || c == ',')
+                .map_or(0, |j| j + 1);
+            let at = sql_offset_in_file(table, text, dataset_start);
+            at..at + (i + name.table().len() - dataset_start)
+        }
+        None => {
+            let scope = Scope {
+                start: 0,
+                end: text.len(),
+            };
+            Reader::new(&table.file, text).value_span(scope, "depends_on")
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Everything about a user's project: `derived.yml`, the definitions under
+//! `tables/`, their templates and the tables their SQL reads, and the
+//! diagnostics that point back into those files.
+
+pub mod config;
+pub mod definition;
+pub mod diagnostic;
+pub mod load;
+pub mod refs;
+pub mod template;
+pub mod yaml;
+
+pub use config::{Config, MetadataConfig, WarehouseConfig};
+pub use definition::{
+    Column, Freshness, Location, MergeRule, Node, Source, SqlOrigin, Strategy, Table, TableName,
+};
+pub use diagnostic::{Diagnostic, Severity, SourceFiles};
+pub use load::{load, Project};
+pub use yaml::suggest;

@@ -1,0 +1,219 @@
+//! Jinja rendering of table SQL with the SPEC §2 context, undefined names as errors.
+
+use super::refs::SqlDialect;
+use crate::time::{Interval, Timestamp};
+use minijinja::{Environment, UndefinedBehavior, Value};
+use std::collections::BTreeMap;
+
+/// Everything a template can see for one run.
+pub struct RenderContext<'a> {
+    /// The input range (`start`, `end`): the window ending at the interval end.
+    pub input: Interval,
+    /// The scheduled interval, or the whole batch (`interval_start`, `interval_end`).
+    pub interval: Interval,
+    /// The table's own physical name.
+    pub this: &'a str,
+    pub env: &'a str,
+    pub is_first_build: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    /// Byte range in the template, when minijinja knows it.
+    pub span: Option<std::ops::Range<usize>>,
+    pub line: Option<usize>,
+}
+
+pub struct Renderer {
+    env: Environment<'static>,
+    dialect: SqlDialect,
+}
+
+impl Renderer {
+    pub fn new(vars: BTreeMap<String, Value>, dialect: SqlDialect) -> Renderer {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_keep_trailing_newline(true);
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.add_function("var", move |name: &str| -> Result<Value, minijinja::Error> {
+            vars.get(name).cloned().ok_or_else(|| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::UndefinedError,
+                    format!("var('{name}') is not defined; add `{name}` under `vars:` in derived.yml"),
+                )
+            })
+        });
+        Renderer { env, dialect }
+    }
+
+    pub fn render(&self, template: &str, ctx: &RenderContext) -> Result<String, TemplateError> {
+        let context = minijinja::context! {
+            start => timestamp_literal(ctx.input.start, self.dialect),
+            end => timestamp_literal(ctx.input.end, self.dialect),
+            start_date => date_literal(ctx.input.start),
+            end_date => date_literal(ctx.input.end),
+            interval_start => timestamp_literal(ctx.interval.start, self.dialect),
+            interval_end => timestamp_literal(ctx.interval.end, self.dialect),
+            this => ctx.this,
+            env => ctx.env,
+            is_first_build => ctx.is_first_build,
+        };
+        self.env
+            .render_str(template, context)
+            .map_err(|e| TemplateError {
+                message: describe(&e),
+                span: e.range(),
+                line: e.line(),
+            })
+    }
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    let detail = e
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| e.kind().to_string());
+    match e.kind() {
+        minijinja::ErrorKind::UndefinedError => format!("template error: {detail}"),
+        _ => format!("template error: {detail}"),
+    }
+}
+
+pub fn timestamp_literal(t: Timestamp, _dialect: SqlDialect) -> String {
+    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"))
+}
+
+pub fn date_literal(t: Timestamp) -> String {
+    format!("DATE '{}'", t.format("%Y-%m-%d"))
+}
+
+/// Maps a byte offset in rendered SQL back to the template, line by line: literal
+/// text maps exactly, an expression's output maps to the expression.
+pub fn map_to_template(template: &str, rendered: &str, offset: usize) -> usize {
+    let t_lines: Vec<&str> = template.split('\n').collect();
+    let r_lines: Vec<&str> = rendered.split('\n').collect();
+    if t_lines.len() != r_lines.len() {
+        return 0;
+    }
+    let (mut r_start, mut t_start) = (0, 0);
+    for (t_line, r_line) in t_lines.iter().zip(&r_lines) {
+        if offset <= r_start + r_line.len() {
+            return t_start + map_line(t_line, r_line, offset - r_start);
+        }
+        r_start += r_line.len() + 1;
+        t_start += t_line.len() + 1;
+    }
+    0
+}
+
+fn map_line(template: &str, rendered: &str, column: usize) -> usize {
+    let mut t = 0;
+    let mut r = 0;
+    while t < template.len() {
+        let literal_end = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|open| template[t..].find(open).map(|i| t + i))
+            .min()
+            .unwrap_or(template.len());
+        let literal = &template[t..literal_end];
+        if column < r + literal.len() {
+            return t + (column - r);
+        }
+        r += literal.len();
+        t = literal_end;
+        if t >= template.len() {
+            break;
+        }
+        let close = match &template[t..t + 2] {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        let expr_end = template[t..]
+            .find(close)
+            .map_or(template.len(), |i| t + i + 2);
+        let next_literal_end = ["{{", "{%", "{#"]
+            .iter()
+            .filter_map(|open| template[expr_end..].find(open).map(|i| expr_end + i))
+            .min()
+            .unwrap_or(template.len());
+        let next_literal = &template[expr_end..next_literal_end];
+        let output_end = if next_literal.is_empty() {
+            rendered.len()
+        } else {
+            rendered[r.min(rendered.len())..]
+                .find(next_literal)
+                .map_or(rendered.len(), |i| r + i)
+        };
+        if column < output_end {
+            return t;
+        }
+        r = output_end;
+        t = expr_end;
+    }
+    template.len().min(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{parse_timestamp, Schedule};
+
+    fn renderer() -> Renderer {
+        let mut vars = BTreeMap::new();
+        vars.insert("min_events".to_string(), Value::from(5));
+        Renderer::new(vars, SqlDialect::DuckDb)
+    }
+
+    fn day_context() -> RenderContext<'static> {
+        let day = Schedule::Daily.interval_at(parse_timestamp("2024-01-02").unwrap());
+        RenderContext {
+            input: day,
+            interval: day,
+            this: "core.t",
+            env: "prod",
+            is_first_build: false,
+        }
+    }
+
+    #[test]
+    fn renders_time_literals_and_vars() {
+        let sql = renderer()
+            .render("WHERE ts >= {{ start }} AND ts < {{end}} AND n > {{ var('min_events') }} -- {{ this }}", &day_context())
+            .unwrap();
+        assert_eq!(
+            sql,
+            "WHERE ts >= TIMESTAMP '2024-01-02 00:00:00' AND ts < TIMESTAMP '2024-01-03 00:00:00' AND n > 5 -- core.t"
+        );
+    }
+
+    #[test]
+    fn undefined_names_are_errors_with_a_line() {
+        let err = renderer()
+            .render("SELECT 1\nWHERE x > {{ nope }}", &day_context())
+            .unwrap_err();
+        assert!(err.message.contains("undefined"), "{}", err.message);
+        assert_eq!(err.line, Some(2));
+        let err = renderer()
+            .render("SELECT {{ var('missing') }}", &day_context())
+            .unwrap_err();
+        assert!(err.message.contains("vars:"), "{}", err.message);
+    }
+
+    #[test]
+    fn rendered_offsets_map_back_to_the_template() {
+        let template = "SELECT a\nFROM t WHERE ts >= {{ start }} AND oops";
+        let rendered = renderer().render(template, &day_context()).unwrap();
+        let at = rendered.find("oops").unwrap();
+        assert_eq!(
+            map_to_template(template, &rendered, at),
+            template.find("oops").unwrap()
+        );
+        let inside = rendered.find("2024").unwrap();
+        assert_eq!(
+            map_to_template(template, &rendered, inside),
+            template.find("{{").unwrap()
+        );
+    }
+}

@@ -1,0 +1,566 @@
+//! The embedded DuckDB warehouse: nothing to install, one file.
+//!
+//! Every write is one transaction that also records the run id in
+//! `_derived.commits`, so a run whose process died can be told apart from one
+//! that committed before the metadata log heard about it.
+
+use super::*;
+use crate::project::Strategy;
+use crate::time::from_micros;
+use ::duckdb::types::{TimeUnit, Value};
+use ::duckdb::{AccessMode, Config, Connection};
+use std::sync::Mutex;
+
+pub struct DuckDbWarehouse {
+    base: Mutex<Connection>,
+    pool: Mutex<Vec<Connection>>,
+}
+
+fn err(e: ::duckdb::Error) -> WarehouseError {
+    WarehouseError(e.to_string())
+}
+
+const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
+    CREATE TABLE IF NOT EXISTS _derived.commits (run_id BIGINT NOT NULL, target VARCHAR NOT NULL, rows_written BIGINT NOT NULL, committed_at TIMESTAMP NOT NULL)";
+
+impl DuckDbWarehouse {
+    pub fn open(path: &Path) -> Result<DuckDbWarehouse> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| WarehouseError(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| {
+            WarehouseError(format!("cannot open warehouse {}: {e}", path.display()))
+        })?;
+        conn.execute_batch(SETUP).map_err(err)?;
+        Ok(DuckDbWarehouse {
+            base: Mutex::new(conn),
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Opens an existing warehouse for reading only (`derived query`).
+    pub fn open_read_only(path: &Path) -> Result<DuckDbWarehouse> {
+        if !path.exists() {
+            return Err(WarehouseError(format!(
+                "the warehouse {} does not exist yet; run `derived run` first",
+                path.display()
+            )));
+        }
+        let config = Config::default()
+            .access_mode(AccessMode::ReadOnly)
+            .map_err(err)?;
+        let conn = Connection::open_with_flags(path, config).map_err(err)?;
+        conn.execute_batch("SET autoinstall_known_extensions = false")
+            .map_err(err)?;
+        Ok(DuckDbWarehouse {
+            base: Mutex::new(conn),
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn in_memory() -> Result<DuckDbWarehouse> {
+        let conn = Connection::open_in_memory().map_err(err)?;
+        conn.execute_batch(SETUP).map_err(err)?;
+        Ok(DuckDbWarehouse {
+            base: Mutex::new(conn),
+            pool: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// A connection of its own for one thread, returned to the pool afterwards.
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(c) => c,
+            None => {
+                let c = self
+                    .base
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .try_clone()
+                    .map_err(err)?;
+                c.execute_batch("SET autoinstall_known_extensions = false")
+                    .map_err(err)?;
+                c
+            }
+        };
+        let result = f(&conn);
+        self.pool
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        result
+    }
+}
+
+fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("COMMIT").map_err(err)?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn literal(t: Timestamp) -> String {
+    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+}
+
+fn string_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The query's rows with declared column types applied (a failed cast fails the run).
+fn typed_select(sql: &str, columns: &[Column]) -> String {
+    let sql = sql.trim().trim_end_matches(';');
+    let casts: Vec<String> = columns
+        .iter()
+        .filter_map(|c| {
+            c.data_type
+                .as_ref()
+                .map(|t| format!("CAST({} AS {t}) AS {}", quote(&c.name), quote(&c.name)))
+        })
+        .collect();
+    if casts.is_empty() {
+        format!("SELECT * FROM (\n{sql}\n) AS q")
+    } else {
+        format!(
+            "SELECT * REPLACE ({}) FROM (\n{sql}\n) AS q",
+            casts.join(", ")
+        )
+    }
+}
+
+fn column_types(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT column_name, column_type FROM (DESCRIBE {table})"
+        ))
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(err)?;
+    rows.collect::<::duckdb::Result<Vec<_>>>().map_err(err)
+}
+
+fn record_commit(conn: &Connection, request: &WriteRequest, rows: u64) -> Result<()> {
+    conn.execute(
+        "INSERT INTO _derived.commits VALUES (?, ?, ?, now())",
+        ::duckdb::params![request.run_id, request.target.to_string(), rows as i64],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+fn write_into(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    match request.strategy {
+        Strategy::Replace => write_replace(conn, request),
+        Strategy::Append => write_append(conn, request),
+        Strategy::Merge => write_merge(conn, request),
+    }
+}
+
+fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    let target = request.target.sql();
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TABLE {target} AS {}",
+        typed_select(request.sql, request.columns)
+    ))
+    .map_err(err)?;
+    let rows: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM {target}"), [], |r| r.get(0))
+        .map_err(err)?;
+    Ok(rows as u64)
+}
+
+/// Materializes the query's rows in a temporary stage table, returning its name.
+fn stage(conn: &Connection, request: &WriteRequest) -> Result<String> {
+    let stage = format!("__derived_stage_{}", request.run_id);
+    conn.execute_batch(&format!(
+        "CREATE OR REPLACE TEMP TABLE {stage} AS {}",
+        typed_select(request.sql, request.columns)
+    ))
+    .map_err(err)?;
+    Ok(stage)
+}
+
+fn interval_filter(column: &str, interval: Interval) -> String {
+    format!(
+        "{c} >= {} AND {c} < {}",
+        literal(interval.start),
+        literal(interval.end),
+        c = quote(column)
+    )
+}
+
+fn write_append(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    let time_column = request
+        .time_column
+        .ok_or_else(|| WarehouseError("an append table needs time_column".into()))?;
+    let stage = stage(conn, request)?;
+    let columns = column_types(conn, &stage)?;
+    if !columns.iter().any(|(c, _)| c == time_column) {
+        return Err(WarehouseError(format!(
+            "time_column `{time_column}` is not among the query's output columns ({})",
+            columns
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    let inside = interval_filter(time_column, request.interval);
+    let outside: Option<String> = conn
+        .query_row(
+            &format!("SELECT CAST({c} AS VARCHAR) FROM {stage} WHERE NOT ({inside}) OR {c} IS NULL LIMIT 1", c = quote(time_column)),
+            [],
+            |r| r.get(0),
+        )
+        .map(Some)
+        .or_else(|e| if matches!(e, ::duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(err(e)) })?
+        .map(|v: Option<String>| v.unwrap_or_else(|| "NULL".into()));
+    if let Some(value) = outside {
+        return Err(WarehouseError(format!(
+            "a row has {time_column} = {value}, outside the interval {}; an append table's rows must fall inside the interval being built",
+            request.interval
+        )));
+    }
+    let target = request.target.sql();
+    conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0; DELETE FROM {target} WHERE {inside}"))
+        .map_err(err)?;
+    let rows = conn
+        .execute(
+            &format!("INSERT INTO {target} BY NAME SELECT * FROM {stage}"),
+            [],
+        )
+        .map_err(err)?;
+    conn.execute_batch(&format!("DROP TABLE {stage}"))
+        .map_err(err)?;
+    Ok(rows as u64)
+}
+
+/// How one statement's rows for a key combine, and how they merge into the table.
+fn combine(column: &str, data_type: &str, rule: MergeRule, time_column: Option<&str>) -> String {
+    let c = quote(column);
+    let order = time_column.map(quote);
+    match (rule, order) {
+        (MergeRule::Min, _) => format!("min({c})"),
+        (MergeRule::Max, _) => format!("max({c})"),
+        (MergeRule::Sum, _) => format!("CAST(sum({c}) AS {data_type})"),
+        (MergeRule::Overwrite, Some(t)) => format!("arg_max_null({c}, {t})"),
+        (MergeRule::Keep, Some(t)) => format!("arg_min_null({c}, {t})"),
+        (MergeRule::Overwrite | MergeRule::Keep, None) => format!("any_value({c})"),
+    }
+}
+
+fn merged(column: &str, rule: MergeRule) -> Option<String> {
+    let (t, s) = (
+        format!("t.{}", quote(column)),
+        format!("s.{}", quote(column)),
+    );
+    let either = |both: String| {
+        format!("CASE WHEN {s} IS NULL THEN {t} WHEN {t} IS NULL THEN {s} ELSE {both} END")
+    };
+    match rule {
+        MergeRule::Min => Some(either(format!("least({t}, {s})"))),
+        MergeRule::Max => Some(either(format!("greatest({t}, {s})"))),
+        MergeRule::Sum => Some(either(format!("{t} + {s}"))),
+        MergeRule::Overwrite => Some(s),
+        MergeRule::Keep => None,
+    }
+}
+
+fn write_merge(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    let stage = stage(conn, request)?;
+    let columns = column_types(conn, &stage)?;
+    for key in request.unique_key {
+        if !columns.iter().any(|(c, _)| c == key) {
+            return Err(WarehouseError(format!(
+                "unique_key column `{key}` is not among the query's output columns"
+            )));
+        }
+    }
+    let is_key = |c: &str| request.unique_key.iter().any(|k| k == c);
+    let rule = |c: &str| {
+        request
+            .merge
+            .get(c)
+            .copied()
+            .unwrap_or(MergeRule::Overwrite)
+    };
+    let keys: Vec<String> = request.unique_key.iter().map(|k| quote(k)).collect();
+    let mut select = keys.clone();
+    for (c, ty) in columns.iter().filter(|(c, _)| !is_key(c)) {
+        select.push(format!(
+            "{} AS {}",
+            combine(c, ty, rule(c), request.time_column),
+            quote(c)
+        ));
+    }
+    let combined = format!(
+        "SELECT {} FROM {stage} GROUP BY {}",
+        select.join(", "),
+        keys.join(", ")
+    );
+    let target = request.target.sql();
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0"
+    ))
+    .map_err(err)?;
+    let on: Vec<String> = keys
+        .iter()
+        .map(|k| format!("t.{k} IS NOT DISTINCT FROM s.{k}"))
+        .collect();
+    let sets: Vec<String> = columns
+        .iter()
+        .filter(|(c, _)| !is_key(c))
+        .filter_map(|(c, _)| merged(c, rule(c)).map(|v| format!("{} = {v}", quote(c))))
+        .collect();
+    let names: Vec<String> = columns.iter().map(|(c, _)| quote(c)).collect();
+    let values: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();
+    let when_matched = if sets.is_empty() {
+        String::new()
+    } else {
+        format!("WHEN MATCHED THEN UPDATE SET {} ", sets.join(", "))
+    };
+    let rows = conn
+        .execute(
+            &format!(
+                "MERGE INTO {target} AS t USING ({combined}) AS s ON {} {when_matched}WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
+                on.join(" AND "),
+                names.join(", "),
+                values.join(", ")
+            ),
+            [],
+        )
+        .map_err(err)?;
+    conn.execute_batch(&format!("DROP TABLE {stage}"))
+        .map_err(err)?;
+    Ok(rows as u64)
+}
+
+fn read_function(format: &str, path: &str) -> String {
+    let path = string_literal(path);
+    match format {
+        "csv" => format!("read_csv_auto({path})"),
+        "json" => format!("read_json_auto({path})"),
+        _ => format!("read_parquet({path})"),
+    }
+}
+
+impl Warehouse for DuckDbWarehouse {
+    fn prepare_sources(&self, sources: &[&Source], root: &Path) -> Result<()> {
+        let mut batch = String::new();
+        for source in sources {
+            let Some(location) = &source.location else {
+                continue;
+            };
+            let path = root.join(&location.path);
+            let target = PhysicalName::of(&source.name, "prod");
+            batch.push_str(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {} AS SELECT * FROM {};\n",
+                quote(&target.schema),
+                target.sql(),
+                read_function(&location.format, &path.to_string_lossy())
+            ));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.with_conn(|c| c.execute_batch(&batch).map_err(err))
+    }
+
+    fn max_time(&self, source: &Source) -> Result<Option<Timestamp>> {
+        let column = source
+            .time_column
+            .as_deref()
+            .ok_or_else(|| WarehouseError(format!("source {} has no time_column", source.name)))?;
+        let target = PhysicalName::of(&source.name, "prod");
+        let sql = format!(
+            "SELECT epoch_us(max(CAST({} AS TIMESTAMP))) FROM {}",
+            quote(column),
+            target.sql()
+        );
+        self.with_conn(|c| {
+            c.query_row(&sql, [], |r| r.get::<_, Option<i64>>(0))
+                .map(|v| v.map(from_micros))
+                .map_err(|e| {
+                    WarehouseError(format!(
+                        "cannot read max({column}) of source {}: {e}",
+                        source.name
+                    ))
+                })
+        })
+    }
+
+    fn create_schemas(&self, schemas: &[String]) -> Result<()> {
+        let batch: String = schemas
+            .iter()
+            .map(|s| format!("CREATE SCHEMA IF NOT EXISTS {};", quote(s)))
+            .collect();
+        self.with_conn(|c| c.execute_batch(&batch).map_err(err))
+    }
+
+    fn write(&self, request: &WriteRequest) -> Result<u64> {
+        self.with_conn(|conn| {
+            in_transaction(conn, |conn| {
+                let rows = write_into(conn, request)?;
+                record_commit(conn, request, rows)?;
+                Ok(rows)
+            })
+        })
+    }
+
+    fn rebuild(&self, requests: &[WriteRequest]) -> Result<u64> {
+        let Some(first) = requests.first() else {
+            return Ok(0);
+        };
+        let target = first.target;
+        let fresh = PhysicalName {
+            schema: target.schema.clone(),
+            table: format!("{}__derived_rebuild", target.table),
+        };
+        self.with_conn(|conn| {
+            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
+                .map_err(err)?;
+            let built = requests.iter().try_for_each(|r| {
+                let into_fresh = WriteRequest {
+                    target: &fresh,
+                    ..*r
+                };
+                in_transaction(conn, |conn| write_into(conn, &into_fresh).map(drop))
+            });
+            let swapped = built.and_then(|()| {
+                in_transaction(conn, |conn| {
+                    let rows: i64 = conn
+                        .query_row(&format!("SELECT count(*) FROM {}", fresh.sql()), [], |r| {
+                            r.get(0)
+                        })
+                        .map_err(err)?;
+                    conn.execute_batch(&format!(
+                        "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
+                        target.sql(),
+                        fresh.sql(),
+                        quote(&target.table)
+                    ))
+                    .map_err(err)?;
+                    record_commit(conn, first, rows as u64)?;
+                    Ok(rows as u64)
+                })
+            });
+            if swapped.is_err() {
+                let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
+            }
+            swapped
+        })
+    }
+
+    fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>> {
+        if run_ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let list: Vec<String> = run_ids.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "SELECT run_id, rows_written FROM _derived.commits WHERE run_id IN ({})",
+            list.join(",")
+        );
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(&sql).map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+                })
+                .map_err(err)?;
+            rows.collect::<::duckdb::Result<BTreeMap<_, _>>>()
+                .map_err(err)
+        })
+    }
+
+    fn query(&self, sql: &str) -> Result<QueryResult> {
+        self.with_conn(|c| {
+            let mut stmt = c.prepare(sql).map_err(err)?;
+            let mut rows = stmt.query([]).map_err(err)?;
+            let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(err)? {
+                let values = (0..columns.len())
+                    .map(|i| row.get::<_, Value>(i).map(to_json))
+                    .collect::<::duckdb::Result<Vec<_>>>()
+                    .map_err(err)?;
+                out.push(values);
+            }
+            Ok(QueryResult { columns, rows: out })
+        })
+    }
+
+    fn table_exists(&self, name: &PhysicalName) -> Result<bool> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT count(*) > 0 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                ::duckdb::params![name.schema, name.table],
+                |r| r.get(0),
+            )
+            .map_err(err)
+        })
+    }
+}
+
+fn micros(unit: TimeUnit, value: i64) -> i64 {
+    match unit {
+        TimeUnit::Second => value * 1_000_000,
+        TimeUnit::Millisecond => value * 1_000,
+        TimeUnit::Microsecond => value,
+        TimeUnit::Nanosecond => value / 1_000,
+    }
+}
+
+/// JSON for one DuckDB value; timestamps in RFC 3339 UTC.
+pub fn to_json(value: Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match value {
+        Value::Null => J::Null,
+        Value::Boolean(b) => J::Bool(b),
+        Value::TinyInt(v) => v.into(),
+        Value::SmallInt(v) => v.into(),
+        Value::Int(v) => v.into(),
+        Value::BigInt(v) => v.into(),
+        Value::UTinyInt(v) => v.into(),
+        Value::USmallInt(v) => v.into(),
+        Value::UInt(v) => v.into(),
+        Value::UBigInt(v) => v.into(),
+        Value::HugeInt(v) => i64::try_from(v).map_or_else(|_| J::String(v.to_string()), J::from),
+        Value::Float(v) => serde_json::Number::from_f64(v as f64).map_or(J::Null, J::Number),
+        Value::Double(v) => serde_json::Number::from_f64(v).map_or(J::Null, J::Number),
+        Value::Decimal(d) => d
+            .to_string()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(J::Null, J::Number),
+        Value::Timestamp(unit, v) => {
+            J::String(crate::time::format_ts_precise(from_micros(micros(unit, v))))
+        }
+        Value::Date32(days) => J::String(
+            (chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")
+                + chrono::Duration::days(days as i64))
+            .to_string(),
+        ),
+        Value::Text(s) | Value::Enum(s) => J::String(s),
+        Value::List(items) | Value::Array(items) => {
+            J::Array(items.into_iter().map(to_json).collect())
+        }
+        Value::Struct(fields) => J::Object(
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v.clone())))
+                .collect(),
+        ),
+        other => J::String(format!("{other:?}")),
+    }
+}

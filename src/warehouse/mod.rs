@@ -1,0 +1,105 @@
+//! Warehouses: where derived tables are built. A small surface per backend;
+//! every dialect difference (how replace, append and merge are written) lives
+//! inside the backend's module.
+
+pub mod duckdb;
+
+use crate::metadata::RunId;
+use crate::project::{Column, MergeRule, Source, Strategy, TableName};
+use crate::time::{Interval, Timestamp};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Where a table lives in one environment: `dataset` in prod, `<env>__dataset` elsewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhysicalName {
+    pub schema: String,
+    pub table: String,
+}
+
+impl PhysicalName {
+    pub fn of(name: &TableName, env: &str) -> PhysicalName {
+        let schema = if env == "prod" {
+            name.dataset().to_string()
+        } else {
+            format!("{env}__{}", name.dataset())
+        };
+        PhysicalName {
+            schema,
+            table: name.table().to_string(),
+        }
+    }
+
+    /// `schema.table` as written in SQL.
+    pub fn sql(&self) -> String {
+        format!("{}.{}", quote(&self.schema), quote(&self.table))
+    }
+}
+
+impl std::fmt::Display for PhysicalName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+/// Quotes an identifier when it is not a plain lowercase name.
+pub fn quote(ident: &str) -> String {
+    let plain = ident
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !ident.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        ident.to_string()
+    } else {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+}
+
+/// One strategy write: the rows of `sql` into `target`, atomically.
+#[derive(Clone, Copy)]
+pub struct WriteRequest<'a> {
+    pub run_id: RunId,
+    pub target: &'a PhysicalName,
+    pub strategy: Strategy,
+    pub sql: &'a str,
+    /// The interval (or batch) the rows must fall in, for append.
+    pub interval: Interval,
+    pub time_column: Option<&'a str>,
+    pub unique_key: &'a [String],
+    pub merge: &'a BTreeMap<String, MergeRule>,
+    pub columns: &'a [Column],
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WarehouseError(pub String);
+
+pub type Result<T> = std::result::Result<T, WarehouseError>;
+
+pub trait Warehouse: Send + Sync {
+    /// Makes every source with a `location` readable under its name; file globs are
+    /// re-read by every query, so new files are seen.
+    fn prepare_sources(&self, sources: &[&Source], root: &Path) -> Result<()>;
+    /// `max(time_column)` of a source, or None when it has no rows.
+    fn max_time(&self, source: &Source) -> Result<Option<Timestamp>>;
+    /// Creates these schemas when missing; called once before concurrent writes,
+    /// which would otherwise conflict creating the same schema.
+    fn create_schemas(&self, schemas: &[String]) -> Result<()>;
+    /// Runs one strategy write in a single transaction; returns rows written.
+    fn write(&self, request: &WriteRequest) -> Result<u64>;
+    /// Builds the table from scratch with these writes (in order) into a fresh
+    /// table, then swaps it in atomically; readers see the old table until then,
+    /// and a failure leaves it untouched. Returns the rows of the new table.
+    fn rebuild(&self, requests: &[WriteRequest]) -> Result<u64>;
+    /// Which of these runs committed their write (for runs whose process died).
+    fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>>;
+    fn query(&self, sql: &str) -> Result<QueryResult>;
+    fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
+}

@@ -1,0 +1,347 @@
+//! End-to-end: fingerprints, rebuilds, repairs and backfills decided from the log.
+
+mod common;
+
+use common::*;
+
+const NOW: &str = "2024-01-15T00:00:00Z";
+
+const WEEKLY: &str = "name: weekly.counts
+schedule: weekly
+strategy: append
+time_column: week
+start: 2024-01-01
+sql: |
+  SELECT CAST(date_trunc('week', day) AS DATE) AS week, sum(events) AS events
+  FROM daily.counts WHERE day >= {{ start }} AND day < {{ end }} GROUP BY ALL
+";
+
+const SUMMARY: &str = "name: mart.summary
+schedule: daily
+strategy: replace
+start: 2024-01-01
+sql: SELECT count(*) AS days, sum(events) AS events FROM daily.counts
+";
+
+const FIRSTS: &str = "name: core.firsts
+schedule: daily
+strategy: merge
+time_column: last_at
+start: 2024-01-01
+unique_key: [user_id]
+merge: {first_at: min, last_at: max, events: sum}
+sql: |
+  SELECT user_id, min(ts) AS first_at, max(ts) AS last_at, count(*) AS events
+  FROM raw.events WHERE ts >= {{ start }} AND ts < {{ end }} GROUP BY user_id
+";
+
+/// Hourly → daily → weekly and a replace summary, plus a merge table on the raw data.
+fn chain() -> TestProject {
+    let p = events_project();
+    p.write("tables/weekly/counts.yml", WEEKLY);
+    p.write("tables/mart/summary.yml", SUMMARY);
+    p.write("tables/core/firsts.yml", FIRSTS);
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-15 00:00:00", 3);
+    p
+}
+
+fn build(p: &TestProject) {
+    p.cli(&[
+        "source",
+        "mark",
+        "raw.events",
+        "--through",
+        NOW,
+        "--now",
+        NOW,
+    ]);
+    let run = p.cli(&["run", "--now", NOW]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+}
+
+/// The planned actions, sorted by table.
+fn plan(p: &TestProject) -> Vec<(String, String, usize)> {
+    let plan = p.cli(&["plan", "--now", NOW, "--format", "json"]).json();
+    let mut actions: Vec<(String, String, usize)> = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["table"].as_str().unwrap().into(),
+                a["action"].as_str().unwrap().into(),
+                a["interval_count"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect();
+    actions.sort();
+    actions
+}
+
+fn snapshot(p: &TestProject) -> Vec<Vec<Vec<String>>> {
+    [
+        "hourly.counts",
+        "daily.counts",
+        "weekly.counts",
+        "mart.summary",
+        "core.firsts",
+    ]
+    .iter()
+    .map(|t| p.rows(&format!("SELECT * FROM {t}")))
+    .collect()
+}
+
+fn runs_since(p: &TestProject, after: i64) -> Vec<(String, String, String, String)> {
+    let mut runs: Vec<_> = p
+        .log(None)
+        .into_iter()
+        .filter(|r| r["run_id"].as_i64().unwrap() > after)
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            (
+                s("table_name"),
+                s("action"),
+                s("interval_start"),
+                s("interval_end"),
+            )
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+fn last_run_id(p: &TestProject) -> i64 {
+    p.log(None)[0]["run_id"].as_i64().unwrap()
+}
+
+#[test]
+fn cosmetic_and_documentation_changes_plan_nothing() {
+    let p = chain();
+    build(&p);
+    p.write(
+        "tables/daily/counts.yml",
+        &DAILY_COUNTS
+            .replace(
+                "SELECT CAST(hour AS DATE)",
+                "-- one row per day\n  select cast(hour as date)",
+            )
+            .replace("{{ start }}", "{{start}}")
+            .replace("GROUP BY ALL", "group   by all")
+            .replace(
+                "strategy: append",
+                "strategy: append\ndescription: Events per day.\nowner: data-science\ntags: [core]",
+            ),
+    );
+    assert_eq!(plan(&p), []);
+}
+
+#[test]
+fn a_semantic_change_rebuilds_the_table_and_repairs_exactly_its_downstream() {
+    let p = chain();
+    build(&p);
+    p.write(
+        "tables/hourly/counts.yml",
+        &hourly_counts("").replace("count(*) AS events", "count(*) * 10 AS events"),
+    );
+    let planned = plan(&p);
+    assert_eq!(
+        planned,
+        [
+            ("daily.counts".to_string(), "repair".to_string(), 14),
+            ("hourly.counts".to_string(), "rebuild".to_string(), 336),
+            ("mart.summary".to_string(), "repair".to_string(), 1),
+            ("weekly.counts".to_string(), "repair".to_string(), 2),
+        ]
+    );
+    let reasons = p.cli(&["plan", "--now", NOW, "--format", "json"]).json();
+    let reason = |table: &str| {
+        reasons["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["table"] == table)
+            .unwrap()["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(reason("hourly.counts").contains("fingerprint changed"));
+    assert!(reason("daily.counts")
+        .contains("upstream hourly.counts rewrote 2024-01-01T00:00:00Z/2024-01-15T00:00:00Z"));
+    build(&p);
+    assert_eq!(plan(&p), [], "the cascade finished in one run");
+
+    let fresh = chain();
+    fresh.write(
+        "tables/hourly/counts.yml",
+        &hourly_counts("").replace("count(*) AS events", "count(*) * 10 AS events"),
+    );
+    build(&fresh);
+    assert_eq!(snapshot(&p), snapshot(&fresh));
+}
+
+#[test]
+fn backfilling_three_hours_repairs_only_the_overlapping_downstream_intervals() {
+    let p = chain();
+    build(&p);
+    let before = last_run_id(&p);
+    let backfill = p.cli(&[
+        "backfill",
+        "hourly.counts",
+        "--from",
+        "2024-01-09T05:00:00Z",
+        "--to",
+        "2024-01-09T08:00:00Z",
+        "--downstream",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(backfill.code, 0, "{}", backfill.stdout);
+    let t = |a: &str, b: &str, c: &str, d: &str| {
+        (a.to_string(), b.to_string(), c.to_string(), d.to_string())
+    };
+    assert_eq!(
+        runs_since(&p, before),
+        [
+            t(
+                "daily.counts",
+                "repair",
+                "2024-01-09T00:00:00Z",
+                "2024-01-10T00:00:00Z"
+            ),
+            t(
+                "hourly.counts",
+                "backfill",
+                "2024-01-09T05:00:00Z",
+                "2024-01-09T08:00:00Z"
+            ),
+            t(
+                "mart.summary",
+                "repair",
+                "2024-01-14T00:00:00Z",
+                "2024-01-15T00:00:00Z"
+            ),
+            t(
+                "weekly.counts",
+                "repair",
+                "2024-01-08T00:00:00Z",
+                "2024-01-15T00:00:00Z"
+            ),
+        ]
+    );
+    let log = p.log(Some("hourly.counts"));
+    assert_ne!(log[0]["triggered_by"], "scheduler");
+    assert_eq!(plan(&p), []);
+}
+
+#[test]
+fn a_backfill_without_downstream_leaves_the_repairs_to_the_next_run() {
+    let p = chain();
+    build(&p);
+    p.cli(&[
+        "backfill",
+        "hourly.counts",
+        "--from",
+        "2024-01-09T05:00:00Z",
+        "--to",
+        "2024-01-09T06:00:00Z",
+        "--now",
+        NOW,
+    ]);
+    let planned = plan(&p);
+    assert_eq!(
+        planned,
+        [
+            ("daily.counts".to_string(), "repair".to_string(), 1),
+            ("mart.summary".to_string(), "repair".to_string(), 1),
+            ("weekly.counts".to_string(), "repair".to_string(), 1),
+        ],
+        "decided from the log alone"
+    );
+}
+
+#[test]
+fn corrected_raw_data_and_a_source_backfill_equal_a_fresh_build() {
+    let p = chain();
+    build(&p);
+    let correction = "DELETE FROM raw.events WHERE ts >= TIMESTAMP '2024-01-03 10:00:00' AND ts < TIMESTAMP '2024-01-03 12:00:00';
+                      INSERT INTO raw.events VALUES ('2024-01-03 10:30:00', 99, 'late'), ('2024-01-03 11:30:00', 98, 'late');";
+    p.sql(correction);
+    let backfill = p.cli(&[
+        "backfill",
+        "raw.events",
+        "--from",
+        "2024-01-03T10:00:00Z",
+        "--to",
+        "2024-01-03T12:00:00Z",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(backfill.code, 0, "{}", backfill.stdout);
+    assert_eq!(plan(&p), []);
+
+    let fresh = chain();
+    fresh.sql(correction);
+    build(&fresh);
+    assert_eq!(snapshot(&p), snapshot(&fresh));
+    let merge_runs = p.log(Some("core.firsts"));
+    assert_eq!(
+        merge_runs[0]["action"], "rebuild",
+        "a merge table repairs by rebuilding from start"
+    );
+}
+
+#[test]
+fn a_failed_rebuild_leaves_the_old_table_and_is_retried() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write(
+        "tables/hourly/counts.yml",
+        &hourly_counts("batch_size: 48\n"),
+    );
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-15 00:00:00", 2);
+    build(&p);
+    let before = p.rows("SELECT * FROM hourly.counts");
+    let exploding = hourly_counts("batch_size: 48\n")
+        .replace("count(*) AS events", "CASE WHEN max(ts) > TIMESTAMP '2024-01-10 00:00:00' THEN error('bad day') ELSE count(*) END AS events");
+    p.write("tables/hourly/counts.yml", &exploding);
+    let run = p.cli(&["run", "--now", NOW, "--format", "json"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["runs"][0]["action"], "rebuild");
+    assert_eq!(
+        p.rows("SELECT * FROM hourly.counts"),
+        before,
+        "readers still see the old table"
+    );
+    assert_eq!(
+        p.count(
+            "SELECT * FROM information_schema.tables WHERE table_name LIKE '%derived_rebuild%'"
+        ),
+        0
+    );
+
+    p.write(
+        "tables/hourly/counts.yml",
+        &hourly_counts("batch_size: 48\n").replace("count(*) AS events", "count(*) + 1 AS events"),
+    );
+    let planned = plan(&p);
+    assert_eq!(
+        planned,
+        [("hourly.counts".to_string(), "rebuild".to_string(), 336)]
+    );
+    build(&p);
+    assert_eq!(p.rows("SELECT sum(events) FROM hourly.counts"), [["1008"]]);
+}
+
+#[test]
+fn rebuild_command_rebuilds_on_request() {
+    let p = chain();
+    build(&p);
+    let before = snapshot(&p);
+    let out = p
+        .cli(&["rebuild", "core.firsts", "--now", NOW, "--format", "json"])
+        .json();
+    assert_eq!(out["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(out["runs"][0]["action"], "rebuild");
+    assert_eq!(snapshot(&p), before);
+}

@@ -1,0 +1,201 @@
+//! Shared fixtures for end-to-end tests: a project in a temporary folder, its
+//! warehouse opened with DuckDB directly, and the CLI called in-process or as
+//! a process.
+#![allow(dead_code)]
+
+use clap::Parser;
+use derived::cli::{self, Cli};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Output {
+    pub stdout: String,
+    pub code: u8,
+}
+
+impl Output {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl TestProject {
+    pub fn new() -> TestProject {
+        TestProject {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, relative: &str, text: &str) -> &Self {
+        let path = self.root().join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    pub fn remove(&self, relative: &str) {
+        std::fs::remove_file(self.root().join(relative)).unwrap();
+    }
+
+    pub fn warehouse_path(&self) -> PathBuf {
+        self.root().join(".derived/warehouse.duckdb")
+    }
+
+    /// Runs SQL on the warehouse file directly (for source data and checks).
+    pub fn sql(&self, sql: &str) {
+        std::fs::create_dir_all(self.root().join(".derived")).unwrap();
+        let conn = duckdb::Connection::open(self.warehouse_path()).unwrap();
+        conn.execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+    }
+
+    /// Rows of a query on the warehouse, every value as text.
+    pub fn rows(&self, sql: &str) -> Vec<Vec<String>> {
+        let conn = duckdb::Connection::open(self.warehouse_path()).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM ({sql}) ORDER BY ALL"))
+            .unwrap_or_else(|e| panic!("{e}\n{sql}"));
+        let mut rows = stmt.query([]).unwrap();
+        let n = rows.as_ref().unwrap().column_count();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().unwrap() {
+            out.push(
+                (0..n)
+                    .map(|i| render(row.get::<_, duckdb::types::Value>(i).unwrap()))
+                    .collect(),
+            );
+        }
+        out
+    }
+
+    pub fn count(&self, sql: &str) -> i64 {
+        self.rows(&format!("SELECT count(*) FROM ({sql})"))[0][0]
+            .parse()
+            .unwrap()
+    }
+
+    /// Calls the CLI in-process: `derived <args> --project <root>`.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let mut all = vec!["derived", "--project", self.root().to_str().unwrap()];
+        all.extend_from_slice(args);
+        let parsed =
+            Cli::try_parse_from(&all).unwrap_or_else(|e| panic!("bad arguments {all:?}: {e}"));
+        match cli::run(parsed) {
+            Ok(o) => Output {
+                stdout: o.stdout,
+                code: o.code,
+            },
+            Err(e) => Output {
+                stdout: format!("error: {e:#}"),
+                code: 2,
+            },
+        }
+    }
+
+    /// Runs the built binary as a process.
+    pub fn process(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_derived"));
+        command.arg("--project").arg(self.root()).args(args);
+        command
+    }
+
+    /// The metadata log as JSON objects (newest first).
+    pub fn log(&self, table: Option<&str>) -> Vec<serde_json::Value> {
+        let mut args = vec!["log", "--format", "json", "--limit", "100000"];
+        args.extend(table);
+        self.cli(&args)
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn render(v: duckdb::types::Value) -> String {
+    use duckdb::types::Value;
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Text(s) => s,
+        other => {
+            let j = derived::warehouse::duckdb::to_json(other);
+            match j {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            }
+        }
+    }
+}
+
+/// A source of events `(ts TIMESTAMP, user_id BIGINT, kind VARCHAR)` whose
+/// completeness is declared with marks.
+pub const EVENTS_SOURCE: &str = "name: raw.events
+kind: source
+time_column: ts
+freshness: {method: marks}
+columns:
+  - {name: ts, type: TIMESTAMP}
+  - {name: user_id, type: BIGINT, policy: pii}
+";
+
+pub fn hourly_counts(extra: &str) -> String {
+    format!(
+        "name: hourly.counts
+schedule: hourly
+strategy: append
+time_column: hour
+start: 2024-01-01
+{extra}columns:
+  - {{name: hour, type: TIMESTAMP}}
+  - {{name: events, type: BIGINT}}
+sql: |
+  SELECT date_trunc('hour', ts) AS hour, count(*) AS events
+  FROM raw.events
+  WHERE ts >= {{{{ start }}}} AND ts < {{{{ end }}}}
+  GROUP BY ALL
+"
+    )
+}
+
+pub const DAILY_COUNTS: &str = "name: daily.counts
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+columns:
+  - {name: day, type: DATE}
+  - {name: events, type: BIGINT}
+  - {name: hours, type: BIGINT}
+sql: |
+  SELECT CAST(hour AS DATE) AS day, sum(events) AS events, count(*) AS hours
+  FROM hourly.counts
+  WHERE hour >= {{ start }} AND hour < {{ end }}
+  GROUP BY ALL
+";
+
+/// One event per hour per user for `users` users over `[from, to)` hours.
+pub fn insert_events(project: &TestProject, from: &str, to: &str, users: i64) {
+    project.sql(&format!(
+        "CREATE SCHEMA IF NOT EXISTS raw;
+         CREATE TABLE IF NOT EXISTS raw.events (ts TIMESTAMP, user_id BIGINT, kind VARCHAR);
+         INSERT INTO raw.events
+         SELECT h + INTERVAL 10 MINUTE, u, 'message'
+         FROM range(TIMESTAMP '{from}', TIMESTAMP '{to}', INTERVAL 1 HOUR) AS t(h), range(1, {users} + 1) AS r(u);"
+    ));
+}
+
+pub fn events_project() -> TestProject {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write("tables/hourly/counts.yml", &hourly_counts(""));
+    p.write("tables/daily/counts.yml", DAILY_COUNTS);
+    p
+}
