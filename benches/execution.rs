@@ -6,6 +6,7 @@
 //! 2. Creating an hourly append table over one year (8,760 intervals) with the
 //!    default batching.
 
+use derived::checks::{CheckOutcome, PreparedCheck};
 use derived::dag::Dag;
 use derived::exec::{self, NoProgress, RunContext};
 use derived::metadata::duckdb::DuckDbMetadata;
@@ -14,7 +15,7 @@ use derived::plan::{plan, PlanInput};
 use derived::project::{self, Source};
 use derived::time::{parse_timestamp, Timestamp};
 use derived::warehouse::duckdb::DuckDbWarehouse;
-use derived::warehouse::{self, PhysicalName, QueryResult, Warehouse, WriteRequest};
+use derived::warehouse::{self, PhysicalName, QueryResult, Warehouse, WriteOutcome, WriteRequest};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,11 +47,18 @@ impl Warehouse for Timed {
     fn create_schemas(&self, schemas: &[String]) -> warehouse::Result<()> {
         self.inner.create_schemas(schemas)
     }
-    fn write(&self, request: &WriteRequest) -> warehouse::Result<u64> {
+    fn write(&self, request: &WriteRequest) -> warehouse::Result<WriteOutcome> {
         self.timed(|| self.inner.write(request))
     }
-    fn rebuild(&self, requests: &[WriteRequest]) -> warehouse::Result<u64> {
+    fn rebuild(&self, requests: &[WriteRequest]) -> warehouse::Result<WriteOutcome> {
         self.timed(|| self.inner.rebuild(requests))
+    }
+    fn check(
+        &self,
+        rows: &PhysicalName,
+        checks: &[PreparedCheck],
+    ) -> warehouse::Result<Vec<CheckOutcome>> {
+        self.inner.check(rows, checks)
     }
     fn committed(&self, run_ids: &[RunId]) -> warehouse::Result<BTreeMap<RunId, u64>> {
         self.inner.committed(run_ids)

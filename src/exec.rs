@@ -4,11 +4,12 @@
 //! downstream actions; everything else proceeds. Each batch is one log row,
 //! inserted as `running` before the write and completed after it.
 
+use crate::checks::{failure_message, CheckSeverity, PreparedCheck, Rule, ROWS};
 use crate::dag::Dag;
 use crate::metadata::{MetadataStore, NewRun, RunId, RunStatus, UpstreamRun};
 use crate::plan::{Action, ActionKind, Blocked, Plan};
 use crate::project::template::RenderContext;
-use crate::project::{Freshness, Project, Strategy, Table, TableName};
+use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
 use crate::time::{Interval, IntervalSet, Timestamp};
 use crate::warehouse::{PhysicalName, Warehouse, WriteRequest};
 use serde::Serialize;
@@ -50,6 +51,9 @@ pub struct RunOutcome {
     pub status: RunStatus,
     pub rows_written: Option<u64>,
     pub error: Option<String>,
+    /// Failed `warn` checks: the run succeeded, but someone should look.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub seconds: f64,
 }
@@ -398,7 +402,7 @@ fn run_unit(
         (upstream_runs, read, !s.last_run.contains_key(&table.name))
     };
     let this = target.sql();
-    let rendered: Result<Vec<String>, String> = batches
+    let rendered: Result<Vec<(String, Vec<PreparedCheck>)>, String> = batches
         .iter()
         .map(|&batch| {
             let is_first_build = first_build || action.kind == ActionKind::Rebuild;
@@ -408,11 +412,14 @@ fn run_unit(
                 this: &this,
                 env: ctx.env,
                 is_first_build,
+                rows: None,
             };
-            ctx.project
+            let sql = ctx
+                .project
                 .renderer
                 .render(&table.sql, &render)
-                .map_err(|e| e.message)
+                .map_err(|e| e.message)?;
+            Ok((sql, prepare_checks(ctx.project, table, ctx.env, &render)?))
         })
         .collect();
     let new_run = NewRun {
@@ -424,9 +431,15 @@ fn run_unit(
         git_commit: ctx.git_commit.map(str::to_string),
         triggered_by: ctx.triggered_by.to_string(),
         as_of: ctx.as_of,
-        sql: rendered
-            .as_ref()
-            .map_or_else(|_| table.sql.clone(), |sqls| sqls.join(";\n")),
+        sql: rendered.as_ref().map_or_else(
+            |_| table.sql.clone(),
+            |r| {
+                r.iter()
+                    .map(|(sql, _)| sql.as_str())
+                    .collect::<Vec<_>>()
+                    .join(";\n")
+            },
+        ),
         upstream_runs,
         read_watermark: read_watermark.or(Some(ctx.as_of)),
     };
@@ -439,6 +452,7 @@ fn run_unit(
         status: RunStatus::Failed,
         rows_written: None,
         error: None,
+        warnings: Vec::new(),
         seconds: 0.0,
     };
     let run_id = match ctx.metadata.begin_run(&new_run) {
@@ -449,11 +463,11 @@ fn run_unit(
         }
     };
     outcome.run_id = run_id;
-    let result = rendered.and_then(|sqls| {
-        let requests: Vec<WriteRequest> = sqls
+    let result = rendered.map_err(|e| (e, Vec::new())).and_then(|prepared| {
+        let requests: Vec<WriteRequest> = prepared
             .iter()
             .zip(batches)
-            .map(|(sql, &batch)| WriteRequest {
+            .map(|((sql, checks), &batch)| WriteRequest {
                 run_id,
                 target: &target,
                 strategy: table.strategy,
@@ -463,6 +477,7 @@ fn run_unit(
                 unique_key: &table.unique_key,
                 merge: &table.merge,
                 columns: &table.columns,
+                checks,
             })
             .collect();
         let written = if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
@@ -470,10 +485,29 @@ fn run_unit(
         } else {
             ctx.warehouse.write(&requests[0])
         };
-        written.map_err(|e| e.to_string())
+        written.map_err(|e| (e.message, e.checks))
     });
+    let checks = match &result {
+        Ok(written) => written.checks.clone(),
+        Err((_, checks)) => checks.clone(),
+    };
+    if let Err(e) = ctx
+        .metadata
+        .record_checks(run_id, &table.name, ctx.env, &checks)
+    {
+        outcome
+            .warnings
+            .push(format!("check results were not logged: {e}"));
+    }
+    outcome.warnings.extend(
+        checks
+            .iter()
+            .filter(|c| !c.passed() && c.severity == CheckSeverity::Warn)
+            .map(failure_message),
+    );
     match result {
-        Ok(rows) => {
+        Ok(written) => {
+            let rows = written.rows;
             outcome.status = RunStatus::Success;
             outcome.rows_written = Some(rows);
             record_success(
@@ -485,7 +519,7 @@ fn run_unit(
                 state,
             );
         }
-        Err(message) => outcome.error = Some(message),
+        Err((message, _)) => outcome.error = Some(message),
     }
     let finish = ctx.metadata.finish_run(
         run_id,
@@ -501,6 +535,45 @@ fn run_unit(
     }
     outcome.seconds = started.elapsed().as_secs_f64();
     outcome
+}
+
+/// The checks of one batch, ready to run on its rows.
+pub fn prepare_checks(
+    project: &Project,
+    table: &Table,
+    env: &str,
+    render: &RenderContext,
+) -> Result<Vec<PreparedCheck>, String> {
+    let target = |name: &TableName| match project.get(name) {
+        Some(Node::Source(_)) => PhysicalName::of(name, "prod").sql(),
+        _ => PhysicalName::of(name, env).sql(),
+    };
+    let mut prepared = Vec::new();
+    for (check, name) in table.checks.iter().zip(crate::checks::names(&table.checks)) {
+        let custom = match &check.rule {
+            Rule::Sql(sql) => {
+                let with_rows = RenderContext {
+                    rows: Some(ROWS),
+                    ..*render
+                };
+                Some(
+                    project
+                        .renderer
+                        .render(sql, &with_rows)
+                        .map_err(|e| format!("check {name}: {}", e.message))?,
+                )
+            }
+            _ => None,
+        };
+        if let Some(sql) = check.offending_rows(target, custom.as_deref()) {
+            prepared.push(PreparedCheck {
+                name,
+                severity: check.severity,
+                sql,
+            });
+        }
+    }
+    Ok(prepared)
 }
 
 fn record_success(

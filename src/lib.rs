@@ -4,6 +4,7 @@
 //! decides (purely) what must run, `exec` runs it against a `warehouse` and
 //! appends to the `metadata` log; `cli` prints the results.
 
+pub mod checks;
 pub mod cli;
 pub mod dag;
 pub mod exec;

@@ -717,6 +717,7 @@ mod tests {
             tags: Vec::new(),
             readers: Vec::new(),
             columns: Vec::new(),
+            checks: Vec::new(),
             sql: "SELECT 1".into(),
             sql_path: "t.yml".into(),
             sql_origin: SqlOrigin::File,

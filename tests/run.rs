@@ -574,3 +574,45 @@ fn a_killed_run_is_recovered_with_no_lost_or_duplicated_rows() {
     let successes = log.iter().filter(|r| r["status"] == "success").count();
     assert_eq!(successes, 744, "every hour succeeded exactly once");
 }
+
+#[test]
+fn rows_of_a_large_first_batch_are_visible_to_downstream_tables() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write(
+        "tables/hourly/events.yml",
+        "name: hourly.events
+schedule: hourly
+strategy: append
+time_column: ts
+start: 2024-01-01
+sql: SELECT ts, user_id FROM raw.events WHERE ts >= {{ start }} AND ts < {{ end }}
+",
+    );
+    p.write(
+        "tables/daily/events.yml",
+        "name: daily.events
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM hourly.events WHERE ts >= {{ start }} AND ts < {{ end }} GROUP BY ALL
+",
+    );
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-08 00:00:00", 1000);
+    p.cli(&[
+        "source",
+        "mark",
+        "raw.events",
+        "--through",
+        "2024-01-08T00:00:00Z",
+        "--now",
+        "2024-01-08T00:00:00Z",
+    ]);
+    assert_eq!(p.cli(&["run", "--now", "2024-01-08T00:00:00Z"]).code, 0);
+    assert_eq!(p.count("SELECT * FROM hourly.events"), 168_000);
+    assert_eq!(
+        p.rows("SELECT sum(n), count(*) FROM daily.events"),
+        [["168000", "7"]]
+    );
+}

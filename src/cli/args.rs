@@ -84,7 +84,14 @@ pub enum Command {
         threads: Option<usize>,
     },
     /// Per table: state, watermark, lag and last run.
-    Status { select: Option<String> },
+    Status {
+        select: Option<String>,
+        /// Exit 1 when any table is failed, blocked or late.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every data check against the tables' current data.
+    Check { select: Option<String> },
     /// The metadata log, newest first.
     Log {
         table: Option<String>,

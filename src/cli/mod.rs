@@ -50,7 +50,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             downstream,
             threads,
         } => rebuild_command(g, table, *downstream, *threads),
-        Command::Status { select } => status_command(g, select.as_deref()),
+        Command::Status { select, check } => status_command(g, select.as_deref(), *check),
+        Command::Check { select } => check_command(g, select.as_deref()),
         Command::Log {
             table,
             since,
@@ -427,7 +428,7 @@ fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
-fn status_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
+fn status_command(g: &Global, select: Option<&str>, check: bool) -> Result<Outcome> {
     let loaded = load_valid(g)?;
     let selected = selection(&loaded, select)?;
     let stores = open_stores(&loaded.project)?;
@@ -442,8 +443,88 @@ fn status_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
             ..Scope::default()
         },
     )?;
-    let rows = output::status_rows(&loaded, &s.snapshot, &s.plan, now, selected.as_ref());
-    Ok(Outcome::ok(output::status(&rows, g.format)))
+    let last_runs: Vec<_> = s
+        .snapshot
+        .tables
+        .values()
+        .filter_map(|l| l.last_attempt.as_ref().map(|a| a.run_id))
+        .collect();
+    let checks = stores.metadata.check_results(&last_runs)?;
+    let rows = output::status_rows(
+        &loaded,
+        &s.snapshot,
+        &s.plan,
+        &checks,
+        now,
+        selected.as_ref(),
+    );
+    let unhealthy = rows
+        .iter()
+        .any(|r| matches!(r.state, "failed" | "blocked" | "late"));
+    Ok(Outcome {
+        stdout: output::status(&rows, g.format),
+        code: u8::from(check && unhealthy),
+    })
+}
+
+fn check_command(g: &Global, select: Option<&str>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let selected = selection(&loaded, select)?;
+    let stores = open_stores(&loaded.project)?;
+    let now = now(g)?;
+    let mut results = Vec::new();
+    for table in loaded.project.tables() {
+        if selected.as_ref().is_some_and(|s| !s.contains(&table.name)) || table.checks.is_empty() {
+            continue;
+        }
+        let target = crate::warehouse::PhysicalName::of(&table.name, &g.env);
+        if !stores.warehouse.table_exists(&target)? {
+            results.push(output::CheckReport {
+                table: table.name.to_string(),
+                error: Some("not built yet".into()),
+                checks: Vec::new(),
+            });
+            continue;
+        }
+        let interval = table
+            .schedule
+            .last_interval(table.start, now)
+            .unwrap_or_else(|| table.schedule.interval_at(table.start));
+        let this = target.sql();
+        let render = crate::project::template::RenderContext {
+            input: table.input_range(interval),
+            interval,
+            this: &this,
+            env: &g.env,
+            is_first_build: false,
+            rows: None,
+        };
+        let prepared = exec::prepare_checks(&loaded.project, table, &g.env, &render)
+            .map_err(|e| anyhow!(e))?;
+        let outcome = stores.warehouse.check(&target, &prepared);
+        results.push(match outcome {
+            Ok(checks) => output::CheckReport {
+                table: table.name.to_string(),
+                error: None,
+                checks,
+            },
+            Err(e) => output::CheckReport {
+                table: table.name.to_string(),
+                error: Some(e.message),
+                checks: Vec::new(),
+            },
+        });
+    }
+    let failed = results.iter().any(|r| {
+        r.error.is_some()
+            || r.checks
+                .iter()
+                .any(|c| !c.passed() && c.severity == crate::checks::CheckSeverity::Error)
+    });
+    Ok(Outcome {
+        stdout: output::checks(&results, g.format),
+        code: u8::from(failed),
+    })
 }
 
 fn log_command(

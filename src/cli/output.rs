@@ -1,8 +1,9 @@
 //! Rendering command results as text or SPEC §8 JSON, only at the edge.
 
 use super::{Format, Loaded};
+use crate::checks::{CheckOutcome, CheckSeverity};
 use crate::exec::RunReport;
-use crate::metadata::{LogSnapshot, RunRecord, RunStatus};
+use crate::metadata::{LogSnapshot, RunId, RunRecord, RunStatus};
 use crate::plan::Plan;
 use crate::project::diagnostic::{render_text, to_json};
 use crate::project::{Project, Severity, TableName};
@@ -11,6 +12,7 @@ use crate::warehouse::QueryResult;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::fmt::Write;
 
 pub fn validation(project: &Project, format: Format) -> String {
@@ -169,6 +171,11 @@ pub fn run_report(report: &RunReport, format: Format) -> String {
             run.error.as_deref().unwrap_or("")
         );
     }
+    for run in &report.runs {
+        for warning in &run.warnings {
+            let _ = writeln!(out, "WARNING {} run {}: {warning}", run.table, run.run_id);
+        }
+    }
     for b in &report.blocked {
         let waiting: Vec<&str> = b.waiting_for.iter().map(TableName::as_str).collect();
         let _ = writeln!(
@@ -189,6 +196,50 @@ pub fn run_report(report: &RunReport, format: Format) -> String {
 }
 
 #[derive(Serialize)]
+pub struct CheckReport {
+    pub table: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub checks: Vec<CheckOutcome>,
+}
+
+pub fn checks(reports: &[CheckReport], format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(&json!({ "tables": reports })).expect("serializable")
+            + "\n";
+    }
+    let mut out = String::new();
+    let mut failed = 0;
+    for r in reports {
+        if let Some(error) = &r.error {
+            let _ = writeln!(out, "{:<40} ERROR  {error}", r.table);
+            failed += 1;
+        }
+        for c in &r.checks {
+            let verdict = match (c.passed(), c.severity) {
+                (true, _) => "pass",
+                (false, CheckSeverity::Warn) => "WARN",
+                (false, CheckSeverity::Error) => "FAIL",
+            };
+            failed += usize::from(!c.passed() && c.severity == CheckSeverity::Error);
+            let _ = writeln!(
+                out,
+                "{:<40} {verdict:<6} {}{}",
+                r.table,
+                c.name,
+                if c.passed() {
+                    String::new()
+                } else {
+                    format!(": {} offending row(s)", c.failing_rows)
+                }
+            );
+        }
+    }
+    let _ = writeln!(out, "{} check(s) failed", failed);
+    out
+}
+
+#[derive(Serialize)]
 pub struct StatusRow {
     pub name: String,
     pub state: &'static str,
@@ -198,12 +249,16 @@ pub struct StatusRow {
     #[serde(with = "crate::time::serde_opt_ts")]
     pub last_run_at: Option<Timestamp>,
     pub last_status: Option<RunStatus>,
+    /// Checks that failed on the last run (warnings, or the cause of a failure).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<String>,
 }
 
 pub fn status_rows(
     loaded: &Loaded,
     log: &LogSnapshot,
     plan: &Plan,
+    checks: &HashMap<RunId, Vec<CheckOutcome>>,
     now: Timestamp,
     selected: Option<&BTreeSet<TableName>>,
 ) -> Vec<StatusRow> {
@@ -222,9 +277,19 @@ pub fn status_rows(
             Some(RunStatus::Failed) => "failed",
             _ if blocked.contains(&table.name) => "blocked",
             _ if planned.contains(&table.name) => "stale",
+            _ if is_late(table, watermark, now) => "late",
             _ if table_log.is_some_and(|l| l.last_success.is_some()) => "fresh",
             _ => "never_run",
         };
+        let failed_checks = last
+            .and_then(|a| checks.get(&a.run_id))
+            .map(|c| {
+                c.iter()
+                    .filter(|c| !c.passed())
+                    .map(|c| format!("{} ({})", c.name, c.severity.name()))
+                    .collect()
+            })
+            .unwrap_or_default();
         rows.push(StatusRow {
             name: table.name.to_string(),
             state,
@@ -232,10 +297,21 @@ pub fn status_rows(
             lag_seconds: watermark.map(|w| (now - w).num_seconds()),
             last_run_at: last.and_then(|a| a.finished_at),
             last_status: last.map(|a| a.status),
+            failed_checks,
         });
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     rows
+}
+
+/// A `freshness: {max_lag}` check is exceeded.
+fn is_late(table: &crate::project::Table, watermark: Option<Timestamp>, now: Timestamp) -> bool {
+    table.checks.iter().any(|c| match &c.rule {
+        crate::checks::Rule::Freshness { max_lag } => {
+            watermark.is_none_or(|w| (now - w).num_seconds() > max_lag.seconds())
+        }
+        _ => false,
+    })
 }
 
 pub fn status(rows: &[StatusRow], format: Format) -> String {
@@ -249,11 +325,14 @@ pub fn status(rows: &[StatusRow], format: Format) -> String {
     );
     for r in rows {
         let lag = r.lag_seconds.map_or("-".to_string(), human_duration);
-        let last = match (r.last_run_at, r.last_status) {
+        let mut last = match (r.last_run_at, r.last_status) {
             (Some(t), Some(s)) => format!("{} {}", format_ts(t), s.name()),
             (None, Some(s)) => s.name().to_string(),
             _ => "-".to_string(),
         };
+        if !r.failed_checks.is_empty() {
+            last.push_str(&format!(" (checks: {})", r.failed_checks.join(", ")));
+        }
         let _ = writeln!(
             out,
             "{:<40} {:<10} {:<21} {lag:>10}  {last}",

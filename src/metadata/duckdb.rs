@@ -1,13 +1,17 @@
 //! The metadata log in an embedded DuckDB file (the default store).
 
 use super::*;
+use crate::checks::CheckSeverity;
 use crate::time::{from_micros, to_micros};
 use ::duckdb::{params, Connection};
 use std::path::Path;
 use std::sync::Mutex;
 
 /// Schema migrations, applied in order; the store records the highest applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/duckdb/0001_runs.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/duckdb/0001_runs.sql")),
+    (2, include_str!("../../migrations/duckdb/0002_checks.sql")),
+];
 
 pub struct DuckDbMetadata {
     conn: Mutex<Connection>,
@@ -95,6 +99,7 @@ fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
         error: row.get(14)?,
         sql: row.get(15)?,
         upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
+        checks: Vec::new(),
     })
 }
 
@@ -341,7 +346,84 @@ impl MetadataStore for DuckDbMetadata {
                 record,
             )
             .map_err(backend)?;
-        rows.collect::<::duckdb::Result<Vec<_>>>().map_err(backend)
+        let mut records = rows
+            .collect::<::duckdb::Result<Vec<_>>>()
+            .map_err(backend)?;
+        drop(stmt);
+        drop(conn);
+        let ids: Vec<RunId> = records.iter().map(|r| r.run_id).collect();
+        let mut checks = self.check_results(&ids)?;
+        for r in &mut records {
+            r.checks = checks.remove(&r.run_id).unwrap_or_default();
+        }
+        Ok(records)
+    }
+
+    fn record_checks(
+        &self,
+        run_id: RunId,
+        table: &TableName,
+        env: &str,
+        outcomes: &[CheckOutcome],
+    ) -> Result<()> {
+        let conn = self.conn();
+        for o in outcomes {
+            let sample = serde_json::to_string(&o.sample).unwrap_or_else(|_| "[]".into());
+            conn.execute(
+                "INSERT INTO check_results VALUES (?, ?, ?, ?, ?, ?, ?, make_timestamp(?))",
+                params![
+                    run_id,
+                    table.as_str(),
+                    env,
+                    o.name,
+                    o.severity.name(),
+                    o.failing_rows as i64,
+                    sample,
+                    now_micros()
+                ],
+            )
+            .map_err(backend)?;
+        }
+        Ok(())
+    }
+
+    fn check_results(&self, run_ids: &[RunId]) -> Result<HashMap<RunId, Vec<CheckOutcome>>> {
+        let mut out: HashMap<RunId, Vec<CheckOutcome>> = HashMap::new();
+        if run_ids.is_empty() {
+            return Ok(out);
+        }
+        let list: Vec<String> = run_ids.iter().map(i64::to_string).collect();
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT run_id, check_name, severity, failing_rows, sample FROM check_results WHERE run_id IN ({}) ORDER BY run_id, rowid",
+                list.join(",")
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let severity = if r.get::<_, String>(2)? == "warn" {
+                    CheckSeverity::Warn
+                } else {
+                    CheckSeverity::Error
+                };
+                let sample: String = r.get(4)?;
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    CheckOutcome {
+                        name: r.get(1)?,
+                        severity,
+                        failing_rows: r.get::<_, i64>(3)? as u64,
+                        sample: serde_json::from_str(&sample).unwrap_or_default(),
+                    },
+                ))
+            })
+            .map_err(backend)?;
+        for row in rows {
+            let (run_id, outcome) = row.map_err(backend)?;
+            out.entry(run_id).or_default().push(outcome);
+        }
+        Ok(out)
     }
 
     fn mark_source(

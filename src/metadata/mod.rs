@@ -5,6 +5,7 @@
 
 pub mod duckdb;
 
+use crate::checks::CheckOutcome;
 use crate::project::TableName;
 use crate::time::{Interval, IntervalSet, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -88,6 +89,8 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub sql: Option<String>,
     pub upstream_runs: Vec<UpstreamRun>,
+    /// What the run's checks found.
+    pub checks: Vec<CheckOutcome>,
 }
 
 /// A compact view of one attempt, enough for planning.
@@ -179,6 +182,14 @@ pub trait MetadataStore: Send + Sync {
         marked_at: Timestamp,
         by: &str,
     ) -> Result<()>;
+    fn record_checks(
+        &self,
+        run_id: RunId,
+        table: &TableName,
+        env: &str,
+        outcomes: &[CheckOutcome],
+    ) -> Result<()>;
+    fn check_results(&self, run_ids: &[RunId]) -> Result<HashMap<RunId, Vec<CheckOutcome>>>;
     /// The latest mark of every source (sources are shared by all environments).
     fn source_marks(&self) -> Result<HashMap<TableName, Timestamp>>;
 }

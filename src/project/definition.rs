@@ -179,6 +179,8 @@ pub struct Table {
     pub tags: Vec<String>,
     pub readers: Vec<String>,
     pub columns: Vec<Column>,
+    /// Table-level and column-level checks, in the order written.
+    pub checks: Vec<crate::checks::Check>,
     pub sql: String,
     /// The file that holds `sql` (the YAML itself or the `sql_file`).
     pub sql_path: PathBuf,

@@ -7,6 +7,7 @@ use super::diagnostic::{self, Diagnostic, SourceFiles};
 use super::refs::{self, Extraction};
 use super::template::{self, RenderContext, Renderer};
 use super::yaml::{suggest, Reader, Scope};
+use crate::checks::{Check, CheckSeverity, Rule};
 use crate::time::{parse_timestamp, Duration, Schedule};
 use rayon::prelude::*;
 use serde_yaml::{Mapping, Value};
@@ -377,9 +378,14 @@ fn duration(r: &mut Reader, scope: Scope, key: &str, text: &str) -> Option<Durat
 }
 
 fn parse_columns(r: &mut Reader, map: &Mapping) -> Vec<Column> {
+    parse_columns_and_checks(r, map).0
+}
+
+/// Columns, plus the checks written on them.
+fn parse_columns_and_checks(r: &mut Reader, map: &Mapping) -> (Vec<Column>, Vec<Check>) {
     let whole = r.whole();
     let items = match map.get("columns") {
-        None | Some(Value::Null) => return Vec::new(),
+        None | Some(Value::Null) => return (Vec::new(), Vec::new()),
         Some(Value::Sequence(items)) => items,
         Some(_) => {
             let span = r.value_span(whole, "columns");
@@ -389,12 +395,13 @@ fn parse_columns(r: &mut Reader, map: &Mapping) -> Vec<Column> {
                 "`columns` must be a list of `{name: ..., type: ...}`",
                 None,
             );
-            return Vec::new();
+            return (Vec::new(), Vec::new());
         }
     };
     let scope = r.nested(whole, "columns");
     let scopes = r.items(scope, items.len());
     let mut columns = Vec::with_capacity(items.len());
+    let mut checks = Vec::new();
     for (item, scope) in items.iter().zip(scopes) {
         let Some(m) = item.as_mapping() else {
             r.error(
@@ -409,6 +416,9 @@ fn parse_columns(r: &mut Reader, map: &Mapping) -> Vec<Column> {
         let Some(name) = r.required_string(m, scope, "name", "a column", "user_id") else {
             continue;
         };
+        if let Some(list) = m.get("checks") {
+            checks.extend(parse_checks(r, list, scope, Some(&name)));
+        }
         columns.push(Column {
             name,
             data_type: r.string(m, scope, "type"),
@@ -416,7 +426,185 @@ fn parse_columns(r: &mut Reader, map: &Mapping) -> Vec<Column> {
             policy: r.string(m, scope, "policy"),
         });
     }
-    columns
+    (columns, checks)
+}
+
+const CHECK_KINDS: [&str; 8] = [
+    "not_null",
+    "unique",
+    "accepted_values",
+    "range",
+    "relationship",
+    "row_count",
+    "sql",
+    "freshness",
+];
+
+/// A `checks:` list, on a column (`column` given) or on the table.
+fn parse_checks(r: &mut Reader, list: &Value, scope: Scope, column: Option<&str>) -> Vec<Check> {
+    let span = r.key_span(scope, "checks");
+    let Some(items) = list.as_sequence() else {
+        r.error(
+            "invalid-check",
+            span,
+            "`checks` must be a list, like `[not_null, {range: {min: 0}}]`",
+            None,
+        );
+        return Vec::new();
+    };
+    let mut checks = Vec::new();
+    for item in items {
+        match parse_check(item, column) {
+            Ok(check) => checks.push(check),
+            Err(message) => r.error(
+                "invalid-check",
+                span.clone(),
+                message,
+                Some(format!("checks are {}", CHECK_KINDS.join(", "))),
+            ),
+        }
+    }
+    checks
+}
+
+fn parse_check(item: &Value, column: Option<&str>) -> Result<Check, String> {
+    let (kind, body, severity) = match item {
+        Value::String(kind) => (kind.as_str(), &Value::Null, CheckSeverity::Error),
+        Value::Mapping(m) => {
+            let severity = match m.get("severity").and_then(Value::as_str) {
+                None | Some("error") => CheckSeverity::Error,
+                Some("warn") => CheckSeverity::Warn,
+                Some(other) => {
+                    return Err(format!("unknown severity `{other}`; use error or warn"))
+                }
+            };
+            let mut kinds = m
+                .iter()
+                .filter_map(|(k, v)| k.as_str().filter(|k| *k != "severity").map(|k| (k, v)));
+            let Some((kind, body)) = kinds.next() else {
+                return Err("a check needs a kind, like `{not_null: [...]}`".into());
+            };
+            if let Some((extra, _)) = kinds.next() {
+                return Err(format!(
+                    "one check per item: `{kind}` and `{extra}` are in the same item"
+                ));
+            }
+            (kind, body, severity)
+        }
+        _ => {
+            return Err("a check is a name (`not_null`) or a mapping (`{range: {min: 0}}`)".into())
+        }
+    };
+    let columns = |body: &Value| -> Result<Vec<String>, String> {
+        match (body, column) {
+            (Value::Null | Value::Bool(true), Some(c)) => Ok(vec![c.to_string()]),
+            (Value::String(c), _) => Ok(vec![c.clone()]),
+            (Value::Sequence(items), _) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("`{kind}` takes column names"))
+                })
+                .collect(),
+            _ => Err(format!(
+                "`{kind}` on a table needs its columns, like `{{{kind}: [a, b]}}`"
+            )),
+        }
+    };
+    let this_column = || {
+        column
+            .map(str::to_string)
+            .ok_or_else(|| format!("`{kind}` belongs on a column (under `columns:`)"))
+    };
+    let bound = |key: &str| {
+        body.get(key)
+            .map(|v| {
+                crate::checks::literal(v)
+                    .ok_or_else(|| format!("`{kind}.{key}` must be a number or a string"))
+            })
+            .transpose()
+    };
+    let count = |key: &str| {
+        body.get(key)
+            .map(|v| {
+                v.as_u64()
+                    .ok_or_else(|| format!("`{kind}.{key}` must be a whole number"))
+            })
+            .transpose()
+    };
+    let rule = match kind {
+        "not_null" => Rule::NotNull(columns(body)?),
+        "unique" => Rule::Unique(columns(body)?),
+        "accepted_values" => {
+            let values = body
+                .as_sequence()
+                .ok_or("`accepted_values` takes a list of values")?;
+            let values = values
+                .iter()
+                .map(|v| {
+                    crate::checks::literal(v).ok_or("accepted values must be numbers or strings")
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Rule::AcceptedValues {
+                column: this_column()?,
+                values,
+            }
+        }
+        "range" => {
+            let (min, max) = (bound("min")?, bound("max")?);
+            if min.is_none() && max.is_none() {
+                return Err("`range` needs `min`, `max` or both".into());
+            }
+            Rule::Range {
+                column: this_column()?,
+                min,
+                max,
+            }
+        }
+        "relationship" => {
+            let table = body
+                .get("table")
+                .and_then(Value::as_str)
+                .ok_or("`relationship` needs `table` (the upstream that holds every value)")?;
+            let to = body
+                .get("column")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .or_else(|| column.map(str::to_string))
+                .ok_or("`relationship` needs `column`")?;
+            Rule::Relationship {
+                column: this_column()?,
+                table: TableName::parse(table)?,
+                to,
+            }
+        }
+        "row_count" => Rule::RowCount {
+            min: count("min")?,
+            max: count("max")?,
+        },
+        "sql" => Rule::Sql(
+            body.as_str()
+                .ok_or("`sql` takes a query that returns the offending rows of {{ rows }}")?
+                .to_string(),
+        ),
+        "freshness" => {
+            let lag = body
+                .get("max_lag")
+                .and_then(Value::as_str)
+                .ok_or("`freshness` needs `max_lag`, like `{max_lag: 2h}`")?;
+            Rule::Freshness {
+                max_lag: Duration::parse(lag)?,
+            }
+        }
+        other => {
+            let hint = suggest(other, &CHECK_KINDS)
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default();
+            return Err(format!("unknown check `{other}`{hint}"));
+        }
+    };
+    Ok(Check { rule, severity })
 }
 
 fn parse_table(
@@ -536,7 +724,11 @@ fn parse_table(
             }
         })
         .collect();
-    let columns = parse_columns(r, map);
+    let (columns, mut checks) = parse_columns_and_checks(r, map);
+    if let Some(list) = map.get("checks") {
+        checks.extend(parse_checks(r, list, whole, None));
+    }
+    check_columns_exist(r, &columns, &checks);
     let (sql, sql_path, sql_origin) = read_sql(r, map, texts)?;
     let (name, schedule, strategy, start) = (name?, schedule?, strategy?, start?);
     let mut table = Table {
@@ -557,6 +749,7 @@ fn parse_table(
         tags: r.string_list(map, whole, "tags"),
         readers: r.string_list(map, whole, "readers"),
         columns,
+        checks,
         sql,
         sql_path,
         sql_origin,
@@ -565,6 +758,31 @@ fn parse_table(
     };
     analyse_sql(r, &mut table, config, renderer, texts);
     Some(table)
+}
+
+/// Checks may only name declared columns (when the table declares any).
+fn check_columns_exist(r: &mut Reader, columns: &[Column], checks: &[Check]) {
+    if columns.is_empty() {
+        return;
+    }
+    let span = r.key_span(r.whole(), "checks");
+    for (check, name) in checks.iter().zip(crate::checks::names(checks)) {
+        for c in check.columns() {
+            if !columns.iter().any(|d| d.name == c) {
+                let names: Vec<&str> = columns.iter().map(|d| d.name.as_str()).collect();
+                let help = suggest(c, &names).map_or_else(
+                    || format!("declared columns: {}", names.join(", ")),
+                    |s| format!("did you mean `{s}`?"),
+                );
+                r.error(
+                    "unknown-check-column",
+                    span.clone(),
+                    format!("check {} names `{c}`, which is not a declared column", name),
+                    Some(help),
+                );
+            }
+        }
+    }
 }
 
 fn parse_merge_rules(
@@ -763,6 +981,7 @@ fn analyse_sql(
         this: table.name.as_str(),
         env: "prod",
         is_first_build: false,
+        rows: None,
     };
     let yaml_text: &str = r.text;
     let file_text: &str = match table.sql_origin {
@@ -812,6 +1031,23 @@ fn analyse_sql(
         r.diagnostics.push(d);
     }
     table.upstreams = upstreams(r, table, &extraction, &rendered, file_text);
+    for check in &table.checks {
+        if let Rule::Sql(sql) = &check.rule {
+            let ctx = RenderContext {
+                rows: Some(crate::checks::ROWS),
+                ..ctx
+            };
+            if let Err(e) = renderer.render(sql, &ctx) {
+                let span = r.key_span(r.whole(), "checks");
+                r.error(
+                    "invalid-check",
+                    span,
+                    format!("sql check: {}", e.message),
+                    Some("a sql check reads `{{ rows }}`, the rows the run produced".into()),
+                );
+            }
+        }
+    }
     table.fingerprint = fingerprint(table, &extraction.normalized);
 }
 
@@ -868,6 +1104,11 @@ fn upstreams(
         names.insert(name);
     }
     names.extend(table.depends_on.iter().cloned());
+    for check in &table.checks {
+        if let Rule::Relationship { table: target, .. } = &check.rule {
+            names.insert(target.clone());
+        }
+    }
     names.into_iter().collect()
 }
 

@@ -6,6 +6,7 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 use std::collections::BTreeMap;
 
 /// Everything a template can see for one run.
+#[derive(Clone, Copy)]
 pub struct RenderContext<'a> {
     /// The input range (`start`, `end`): the window ending at the interval end.
     pub input: Interval,
@@ -15,6 +16,8 @@ pub struct RenderContext<'a> {
     pub this: &'a str,
     pub env: &'a str,
     pub is_first_build: bool,
+    /// The rows under check, for `sql:` checks (`{{ rows }}`).
+    pub rows: Option<&'a str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +61,7 @@ impl Renderer {
             this => ctx.this,
             env => ctx.env,
             is_first_build => ctx.is_first_build,
+            rows => ctx.rows,
         };
         self.env
             .render_str(template, context)
@@ -174,6 +178,7 @@ mod tests {
             this: "core.t",
             env: "prod",
             is_first_build: false,
+            rows: None,
         }
     }
 

@@ -5,6 +5,7 @@
 //! that committed before the metadata log heard about it.
 
 use super::*;
+use crate::checks::{failure_message, CheckSeverity, ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use crate::time::from_micros;
 use ::duckdb::types::{TimeUnit, Value};
@@ -17,7 +18,7 @@ pub struct DuckDbWarehouse {
 }
 
 fn err(e: ::duckdb::Error) -> WarehouseError {
-    WarehouseError(e.to_string())
+    WarehouseError::new(e.to_string())
 }
 
 const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
@@ -26,11 +27,12 @@ const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
 impl DuckDbWarehouse {
     pub fn open(path: &Path) -> Result<DuckDbWarehouse> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| WarehouseError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                WarehouseError::new(format!("cannot create {}: {e}", dir.display()))
+            })?;
         }
         let conn = Connection::open(path).map_err(|e| {
-            WarehouseError(format!("cannot open warehouse {}: {e}", path.display()))
+            WarehouseError::new(format!("cannot open warehouse {}: {e}", path.display()))
         })?;
         conn.execute_batch(SETUP).map_err(err)?;
         Ok(DuckDbWarehouse {
@@ -42,7 +44,7 @@ impl DuckDbWarehouse {
     /// Opens an existing warehouse for reading only (`derived query`).
     pub fn open_read_only(path: &Path) -> Result<DuckDbWarehouse> {
         if !path.exists() {
-            return Err(WarehouseError(format!(
+            return Err(WarehouseError::new(format!(
                 "the warehouse {} does not exist yet; run `derived run` first",
                 path.display()
             )));
@@ -158,12 +160,47 @@ fn record_commit(conn: &Connection, request: &WriteRequest, rows: u64) -> Result
     Ok(())
 }
 
-fn write_into(conn: &Connection, request: &WriteRequest) -> Result<u64> {
-    match request.strategy {
-        Strategy::Replace => write_replace(conn, request),
-        Strategy::Append => write_append(conn, request),
-        Strategy::Merge => write_merge(conn, request),
+/// The produced rows, staged in a temporary table of this connection.
+struct Staged {
+    name: String,
+    columns: Vec<(String, String)>,
+}
+
+/// Writes `request`: replace in one transaction; append and merge stage their
+/// rows first, then apply them in a second transaction. `finish` runs inside
+/// the publishing transaction, after the checks passed.
+fn write_into(
+    conn: &Connection,
+    request: &WriteRequest,
+    finish: impl FnOnce(&Connection, u64) -> Result<()>,
+) -> Result<WriteOutcome> {
+    if request.strategy == Strategy::Replace {
+        return in_transaction(conn, |c| {
+            let rows = write_replace(c, request)?;
+            let checks = run_checks(c, &request.target.sql(), request.checks)?;
+            finish(c, rows)?;
+            Ok(WriteOutcome { rows, checks })
+        });
     }
+    let staged = in_transaction(conn, |c| stage(c, request));
+    let result = staged
+        .as_ref()
+        .map_err(|e| WarehouseError::new(e.message.clone()))
+        .and_then(|staged| {
+            in_transaction(conn, |c| {
+                let checks = run_checks(c, &staged.name, request.checks)?;
+                let rows = match request.strategy {
+                    Strategy::Append => apply_append(c, request, staged)?,
+                    _ => apply_merge(c, request, staged)?,
+                };
+                finish(c, rows)?;
+                Ok(WriteOutcome { rows, checks })
+            })
+        });
+    if let Ok(staged) = staged {
+        let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", staged.name));
+    }
+    result
 }
 
 fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
@@ -179,15 +216,45 @@ fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
     Ok(rows as u64)
 }
 
-/// Materializes the query's rows in a temporary stage table, returning its name.
-fn stage(conn: &Connection, request: &WriteRequest) -> Result<String> {
-    let stage = format!("__derived_stage_{}", request.run_id);
+/// Stages the query's rows, checks their shape, and creates the target table when
+/// missing. The table is created in a transaction of its own: DuckDB 2.0.0 loses
+/// the rows of a large insert into a table created in the same transaction.
+fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
+    let name = format!("__derived_stage_{}", request.run_id);
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE {stage} AS {}",
+        "CREATE OR REPLACE TEMP TABLE {name} AS {}",
         typed_select(request.sql, request.columns)
     ))
     .map_err(err)?;
-    Ok(stage)
+    let columns = column_types(conn, &name)?;
+    let names = || {
+        columns
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let needed: Vec<&str> = match request.strategy {
+        Strategy::Append => request.time_column.into_iter().collect(),
+        _ => request.unique_key.iter().map(String::as_str).collect(),
+    };
+    for column in needed {
+        if !columns.iter().any(|(c, _)| c == column) {
+            return Err(WarehouseError::new(format!(
+                "`{column}` is not among the query's output columns ({})",
+                names()
+            )));
+        }
+    }
+    if request.strategy == Strategy::Append {
+        rows_inside_interval(conn, request, &name)?;
+    }
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {name} LIMIT 0",
+        request.target.sql()
+    ))
+    .map_err(err)?;
+    Ok(Staged { name, columns })
 }
 
 fn interval_filter(column: &str, interval: Interval) -> String {
@@ -199,50 +266,104 @@ fn interval_filter(column: &str, interval: Interval) -> String {
     )
 }
 
-fn write_append(conn: &Connection, request: &WriteRequest) -> Result<u64> {
-    let time_column = request
-        .time_column
-        .ok_or_else(|| WarehouseError("an append table needs time_column".into()))?;
-    let stage = stage(conn, request)?;
-    let columns = column_types(conn, &stage)?;
-    if !columns.iter().any(|(c, _)| c == time_column) {
-        return Err(WarehouseError(format!(
-            "time_column `{time_column}` is not among the query's output columns ({})",
-            columns
-                .iter()
-                .map(|(c, _)| c.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+fn rows_inside_interval(conn: &Connection, request: &WriteRequest, stage: &str) -> Result<()> {
+    let time_column = request.time_column.unwrap_or_default();
     let inside = interval_filter(time_column, request.interval);
-    let outside: Option<String> = conn
+    let outside: Option<Option<String>> = conn
         .query_row(
-            &format!("SELECT CAST({c} AS VARCHAR) FROM {stage} WHERE NOT ({inside}) OR {c} IS NULL LIMIT 1", c = quote(time_column)),
+            &format!(
+                "SELECT CAST({c} AS VARCHAR) FROM {stage} WHERE NOT ({inside}) OR {c} IS NULL LIMIT 1",
+                c = quote(time_column)
+            ),
             [],
             |r| r.get(0),
         )
         .map(Some)
-        .or_else(|e| if matches!(e, ::duckdb::Error::QueryReturnedNoRows) { Ok(None) } else { Err(err(e)) })?
-        .map(|v: Option<String>| v.unwrap_or_else(|| "NULL".into()));
-    if let Some(value) = outside {
-        return Err(WarehouseError(format!(
-            "a row has {time_column} = {value}, outside the interval {}; an append table's rows must fall inside the interval being built",
+        .or_else(|e| match e {
+            ::duckdb::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(err(e)),
+        })?;
+    match outside {
+        None => Ok(()),
+        Some(value) => Err(WarehouseError::new(format!(
+            "a row has {time_column} = {}, outside the interval {}; an append table's rows must fall inside the interval being built",
+            value.unwrap_or_else(|| "NULL".into()),
             request.interval
-        )));
+        ))),
     }
+}
+
+fn apply_append(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Result<u64> {
     let target = request.target.sql();
-    conn.execute_batch(&format!("CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0; DELETE FROM {target} WHERE {inside}"))
+    let inside = interval_filter(request.time_column.unwrap_or_default(), request.interval);
+    conn.execute_batch(&format!("DELETE FROM {target} WHERE {inside}"))
         .map_err(err)?;
     let rows = conn
         .execute(
-            &format!("INSERT INTO {target} BY NAME SELECT * FROM {stage}"),
+            &format!("INSERT INTO {target} BY NAME SELECT * FROM {}", staged.name),
             [],
         )
         .map_err(err)?;
-    conn.execute_batch(&format!("DROP TABLE {stage}"))
-        .map_err(err)?;
     Ok(rows as u64)
+}
+
+/// Runs every check on `rows`; an `error` check with offending rows fails the write.
+fn run_checks(
+    conn: &Connection,
+    rows: &str,
+    checks: &[PreparedCheck],
+) -> Result<Vec<CheckOutcome>> {
+    let mut outcomes = Vec::with_capacity(checks.len());
+    for check in checks {
+        let sql = check.sql.replace(ROWS, rows);
+        let failing: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM (\n{sql}\n) AS offending"),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| WarehouseError::new(format!("check {} could not run: {e}", check.name)))?;
+        let sample = if failing > 0 {
+            sample_rows(conn, &sql)?
+        } else {
+            Vec::new()
+        };
+        outcomes.push(CheckOutcome {
+            name: check.name.clone(),
+            severity: check.severity,
+            failing_rows: failing as u64,
+            sample,
+        });
+    }
+    if let Some(failed) = outcomes
+        .iter()
+        .find(|o| !o.passed() && o.severity == CheckSeverity::Error)
+    {
+        return Err(WarehouseError {
+            message: failure_message(failed),
+            checks: outcomes.clone(),
+        });
+    }
+    Ok(outcomes)
+}
+
+fn sample_rows(conn: &Connection, sql: &str) -> Result<Vec<serde_json::Value>> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT * FROM (\n{sql}\n) AS offending LIMIT {SAMPLE_ROWS}"
+        ))
+        .map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    let names = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(err)? {
+        let mut object = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            object.insert(name.clone(), to_json(row.get::<_, Value>(i).map_err(err)?));
+        }
+        out.push(serde_json::Value::Object(object));
+    }
+    Ok(out)
 }
 
 /// How one statement's rows for a key combine, and how they merge into the table.
@@ -276,16 +397,7 @@ fn merged(column: &str, rule: MergeRule) -> Option<String> {
     }
 }
 
-fn write_merge(conn: &Connection, request: &WriteRequest) -> Result<u64> {
-    let stage = stage(conn, request)?;
-    let columns = column_types(conn, &stage)?;
-    for key in request.unique_key {
-        if !columns.iter().any(|(c, _)| c == key) {
-            return Err(WarehouseError(format!(
-                "unique_key column `{key}` is not among the query's output columns"
-            )));
-        }
-    }
+fn apply_merge(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Result<u64> {
     let is_key = |c: &str| request.unique_key.iter().any(|k| k == c);
     let rule = |c: &str| {
         request
@@ -295,35 +407,30 @@ fn write_merge(conn: &Connection, request: &WriteRequest) -> Result<u64> {
             .unwrap_or(MergeRule::Overwrite)
     };
     let keys: Vec<String> = request.unique_key.iter().map(|k| quote(k)).collect();
+    let values = staged.columns.iter().filter(|(c, _)| !is_key(c));
     let mut select = keys.clone();
-    for (c, ty) in columns.iter().filter(|(c, _)| !is_key(c)) {
-        select.push(format!(
+    select.extend(values.clone().map(|(c, ty)| {
+        format!(
             "{} AS {}",
             combine(c, ty, rule(c), request.time_column),
             quote(c)
-        ));
-    }
+        )
+    }));
     let combined = format!(
-        "SELECT {} FROM {stage} GROUP BY {}",
+        "SELECT {} FROM {} GROUP BY {}",
         select.join(", "),
+        staged.name,
         keys.join(", ")
     );
-    let target = request.target.sql();
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM {stage} LIMIT 0"
-    ))
-    .map_err(err)?;
     let on: Vec<String> = keys
         .iter()
         .map(|k| format!("t.{k} IS NOT DISTINCT FROM s.{k}"))
         .collect();
-    let sets: Vec<String> = columns
-        .iter()
-        .filter(|(c, _)| !is_key(c))
+    let sets: Vec<String> = values
         .filter_map(|(c, _)| merged(c, rule(c)).map(|v| format!("{} = {v}", quote(c))))
         .collect();
-    let names: Vec<String> = columns.iter().map(|(c, _)| quote(c)).collect();
-    let values: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();
+    let names: Vec<String> = staged.columns.iter().map(|(c, _)| quote(c)).collect();
+    let inserted: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();
     let when_matched = if sets.is_empty() {
         String::new()
     } else {
@@ -332,15 +439,14 @@ fn write_merge(conn: &Connection, request: &WriteRequest) -> Result<u64> {
     let rows = conn
         .execute(
             &format!(
-                "MERGE INTO {target} AS t USING ({combined}) AS s ON {} {when_matched}WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
+                "MERGE INTO {} AS t USING ({combined}) AS s ON {} {when_matched}WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
+                request.target.sql(),
                 on.join(" AND "),
                 names.join(", "),
-                values.join(", ")
+                inserted.join(", ")
             ),
             [],
         )
-        .map_err(err)?;
-    conn.execute_batch(&format!("DROP TABLE {stage}"))
         .map_err(err)?;
     Ok(rows as u64)
 }
@@ -377,10 +483,9 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     fn max_time(&self, source: &Source) -> Result<Option<Timestamp>> {
-        let column = source
-            .time_column
-            .as_deref()
-            .ok_or_else(|| WarehouseError(format!("source {} has no time_column", source.name)))?;
+        let column = source.time_column.as_deref().ok_or_else(|| {
+            WarehouseError::new(format!("source {} has no time_column", source.name))
+        })?;
         let target = PhysicalName::of(&source.name, "prod");
         let sql = format!(
             "SELECT epoch_us(max(CAST({} AS TIMESTAMP))) FROM {}",
@@ -391,7 +496,7 @@ impl Warehouse for DuckDbWarehouse {
             c.query_row(&sql, [], |r| r.get::<_, Option<i64>>(0))
                 .map(|v| v.map(from_micros))
                 .map_err(|e| {
-                    WarehouseError(format!(
+                    WarehouseError::new(format!(
                         "cannot read max({column}) of source {}: {e}",
                         source.name
                     ))
@@ -407,19 +512,13 @@ impl Warehouse for DuckDbWarehouse {
         self.with_conn(|c| c.execute_batch(&batch).map_err(err))
     }
 
-    fn write(&self, request: &WriteRequest) -> Result<u64> {
-        self.with_conn(|conn| {
-            in_transaction(conn, |conn| {
-                let rows = write_into(conn, request)?;
-                record_commit(conn, request, rows)?;
-                Ok(rows)
-            })
-        })
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
+        self.with_conn(|conn| write_into(conn, request, |c, rows| record_commit(c, request, rows)))
     }
 
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<u64> {
+    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
         let Some(first) = requests.first() else {
-            return Ok(0);
+            return Ok(WriteOutcome::default());
         };
         let target = first.target;
         let fresh = PhysicalName {
@@ -429,12 +528,15 @@ impl Warehouse for DuckDbWarehouse {
         self.with_conn(|conn| {
             conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
                 .map_err(err)?;
+            let mut checks = Vec::new();
             let built = requests.iter().try_for_each(|r| {
                 let into_fresh = WriteRequest {
                     target: &fresh,
                     ..*r
                 };
-                in_transaction(conn, |conn| write_into(conn, &into_fresh).map(drop))
+                let outcome = write_into(conn, &into_fresh, |_, _| Ok(()))?;
+                checks.extend(outcome.checks);
+                Ok(())
             });
             let swapped = built.and_then(|()| {
                 in_transaction(conn, |conn| {
@@ -457,7 +559,18 @@ impl Warehouse for DuckDbWarehouse {
             if swapped.is_err() {
                 let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
             }
-            swapped
+            Ok(WriteOutcome {
+                rows: swapped?,
+                checks,
+            })
+        })
+    }
+
+    fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
+        self.with_conn(|conn| match run_checks(conn, &rows.sql(), checks) {
+            Ok(outcomes) => Ok(outcomes),
+            Err(e) if !e.checks.is_empty() => Ok(e.checks),
+            Err(e) => Err(e),
         })
     }
 

@@ -4,6 +4,7 @@
 
 pub mod duckdb;
 
+use crate::checks::{CheckOutcome, PreparedCheck};
 use crate::metadata::RunId;
 use crate::project::{Column, MergeRule, Source, Strategy, TableName};
 use crate::time::{Interval, Timestamp};
@@ -69,6 +70,8 @@ pub struct WriteRequest<'a> {
     pub unique_key: &'a [String],
     pub merge: &'a BTreeMap<String, MergeRule>,
     pub columns: &'a [Column],
+    /// Run on the produced rows before they are published.
+    pub checks: &'a [PreparedCheck],
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -78,8 +81,28 @@ pub struct QueryResult {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct WarehouseError(pub String);
+#[error("{message}")]
+pub struct WarehouseError {
+    pub message: String,
+    /// Check results of a write that failed its checks.
+    pub checks: Vec<CheckOutcome>,
+}
+
+impl WarehouseError {
+    pub fn new(message: impl Into<String>) -> WarehouseError {
+        WarehouseError {
+            message: message.into(),
+            checks: Vec::new(),
+        }
+    }
+}
+
+/// What a write did: rows written and the checks it ran on them.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOutcome {
+    pub rows: u64,
+    pub checks: Vec<CheckOutcome>,
+}
 
 pub type Result<T> = std::result::Result<T, WarehouseError>;
 
@@ -92,12 +115,14 @@ pub trait Warehouse: Send + Sync {
     /// Creates these schemas when missing; called once before concurrent writes,
     /// which would otherwise conflict creating the same schema.
     fn create_schemas(&self, schemas: &[String]) -> Result<()>;
-    /// Runs one strategy write in a single transaction; returns rows written.
-    fn write(&self, request: &WriteRequest) -> Result<u64>;
+    /// Runs one strategy write atomically, its checks before publishing.
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome>;
     /// Builds the table from scratch with these writes (in order) into a fresh
     /// table, then swaps it in atomically; readers see the old table until then,
     /// and a failure leaves it untouched. Returns the rows of the new table.
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<u64>;
+    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome>;
+    /// Runs checks against existing rows (`derived check`).
+    fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>>;
     /// Which of these runs committed their write (for runs whose process died).
     fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>>;
     fn query(&self, sql: &str) -> Result<QueryResult>;
