@@ -66,6 +66,9 @@ impl Warehouse for Timed {
     fn query(&self, sql: &str) -> warehouse::Result<QueryResult> {
         self.inner.query(sql)
     }
+    fn drop_env(&self, env: &str) -> warehouse::Result<usize> {
+        self.inner.drop_env(env)
+    }
     fn table_exists(&self, name: &PhysicalName) -> warehouse::Result<bool> {
         self.inner.table_exists(name)
     }
@@ -146,6 +149,7 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
         git_commit: None,
         threads: 1,
         progress: &NoProgress,
+        env_tables: None,
     };
     let report = exec::execute(&ctx, &planned, &snapshot);
     let wall = started.elapsed().as_secs_f64();

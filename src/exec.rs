@@ -28,6 +28,9 @@ pub struct RunContext<'a> {
     pub git_commit: Option<&'a str>,
     pub threads: usize,
     pub progress: &'a dyn Progress,
+    /// Outside `prod`: the tables read from this environment (None: all of them);
+    /// every other name is read from production.
+    pub env_tables: Option<&'a BTreeSet<TableName>>,
 }
 
 /// Reports progress; the CLI shows a bar on a terminal and plain lines elsewhere.
@@ -419,6 +422,7 @@ fn run_unit(
                 .renderer
                 .render(&table.sql, &render)
                 .map_err(|e| e.message)?;
+            let sql = in_environment(ctx, table, &sql);
             Ok((sql, prepare_checks(ctx.project, table, ctx.env, &render)?))
         })
         .collect();
@@ -537,6 +541,49 @@ fn run_unit(
     outcome
 }
 
+/// The SQL with the upstream tables that live in `ctx.env` renamed to their
+/// physical names there (production SQL is left as written).
+fn in_environment(ctx: &RunContext, table: &Table, sql: &str) -> String {
+    if ctx.env == "prod" {
+        return sql.to_string();
+    }
+    let renames: Vec<(String, String)> = table
+        .upstreams
+        .iter()
+        .filter(|u| {
+            ctx.project.table(u).is_some() && ctx.env_tables.is_none_or(|set| set.contains(*u))
+        })
+        .map(|u| (u.to_string(), PhysicalName::of(u, ctx.env).sql()))
+        .collect();
+    rename_tables(sql, &renames)
+}
+
+/// Replaces whole-name occurrences of `dataset.table` (case-insensitive).
+pub fn rename_tables(sql: &str, renames: &[(String, String)]) -> String {
+    let lower = sql.to_ascii_lowercase();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    'scan: while at < sql.len() {
+        for (from, to) in renames {
+            let end = at + from.len();
+            let before_ok = at == 0
+                || !(is_ident(lower.as_bytes()[at - 1])
+                    || matches!(lower.as_bytes()[at - 1], b'.' | b'"' | b'`'));
+            let after_ok = end >= lower.len() || !is_ident(lower.as_bytes()[end]);
+            if before_ok && lower[at..].starts_with(from.as_str()) && after_ok {
+                out.push_str(to);
+                at = end;
+                continue 'scan;
+            }
+        }
+        let next = sql[at..].chars().next().map_or(1, char::len_utf8);
+        out.push_str(&sql[at..at + next]);
+        at += next;
+    }
+    out
+}
+
 /// The checks of one batch, ready to run on its rows.
 pub fn prepare_checks(
     project: &Project,
@@ -599,5 +646,23 @@ fn record_success(
     };
     if let Some(w) = watermark {
         s.watermarks.insert(table.name.clone(), w);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rename_tables;
+
+    #[test]
+    fn renames_whole_table_names_only() {
+        let renames = [("core.users".to_string(), "dev__core.users".to_string())];
+        assert_eq!(
+            rename_tables("SELECT u.id FROM core.users u JOIN core.users_extra e ON core.users.id = e.id", &renames),
+            "SELECT u.id FROM dev__core.users u JOIN core.users_extra e ON dev__core.users.id = e.id"
+        );
+        assert_eq!(
+            rename_tables("FROM xcore.users, Core.Users", &renames),
+            "FROM xcore.users, dev__core.users"
+        );
     }
 }

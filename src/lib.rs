@@ -5,9 +5,11 @@
 //! appends to the `metadata` log; `cli` prints the results.
 
 pub mod checks;
+pub mod ci;
 pub mod cli;
 pub mod dag;
 pub mod exec;
+pub mod git;
 pub mod metadata;
 pub mod plan;
 pub mod project;

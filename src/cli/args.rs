@@ -29,6 +29,9 @@ pub struct Global {
     pub env: String,
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Read the definitions from this git revision instead of the working tree.
+    #[arg(long, global = true)]
+    pub rev: Option<String>,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +105,26 @@ pub enum Command {
     },
     /// Run a read-only query on the warehouse.
     Query { sql: String },
+    /// Shadow-build the tables a change touches, diff them against production, report.
+    Ci {
+        /// The revision the change is compared with (e.g. origin/main, HEAD~1).
+        #[arg(long)]
+        base: String,
+        /// The changed revision (default: the working tree).
+        #[arg(long)]
+        head: Option<String>,
+        /// How much recent data to build and compare.
+        #[arg(long, default_value = "3d")]
+        last: String,
+        /// Also write the markdown report to this file.
+        #[arg(long)]
+        report: Option<std::path::PathBuf>,
+        /// First drop shadow environments whose last run is older than this (e.g. 7d).
+        #[arg(long)]
+        cleanup: Option<String>,
+    },
+    /// A definition's git commits next to the runs they caused.
+    History { table: String },
     /// Source commands.
     Source {
         #[command(subcommand)]

@@ -2,6 +2,7 @@
 //! exit code, so every command is testable without spawning a process.
 
 pub mod args;
+mod ci_cmd;
 mod output;
 mod progress;
 
@@ -9,6 +10,7 @@ pub use args::{Cli, Command, Format, Global, SourceCommand};
 
 use crate::dag::{self, Dag};
 use crate::exec::{self, RunContext};
+use crate::git;
 use crate::metadata::duckdb::DuckDbMetadata;
 use crate::metadata::{LogSnapshot, MetadataStore};
 use crate::plan::{self, Plan, PlanInput, Request, RequestKind};
@@ -17,6 +19,7 @@ use crate::time::{parse_timestamp, Interval, Timestamp};
 use crate::warehouse::duckdb::DuckDbWarehouse;
 use crate::warehouse::Warehouse;
 use anyhow::{anyhow, bail, Context, Result};
+use ci_cmd::{ci_command, history_command};
 use std::collections::BTreeSet;
 
 /// What a command prints on stdout and how it exits.
@@ -58,6 +61,21 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             limit,
         } => log_command(g, table.as_deref(), since.as_deref(), *limit),
         Command::Query { sql } => query_command(g, sql),
+        Command::Ci {
+            base,
+            head,
+            last,
+            report,
+            cleanup,
+        } => ci_command(
+            g,
+            base,
+            head.as_deref(),
+            last,
+            report.as_deref(),
+            cleanup.as_deref(),
+        ),
+        Command::History { table } => history_command(g, table),
         Command::Source {
             command: SourceCommand::Mark { source, through },
         } => mark_command(g, source, through),
@@ -75,19 +93,37 @@ fn now(g: &Global) -> Result<Timestamp> {
 struct Loaded {
     project: Project,
     dag: Dag,
+    /// The commit the definitions were read from (`--rev`).
+    git_commit: Option<String>,
 }
 
-fn load(g: &Global) -> Loaded {
-    let mut project = project::load(&g.project);
+fn load(g: &Global) -> Result<Loaded> {
+    match &g.rev {
+        Some(rev) => {
+            let revision = git::at_revision(&g.project, rev)?;
+            Ok(with_dag(
+                project::load::load_from(&g.project, &revision.files),
+                Some(revision.commit),
+            ))
+        }
+        None => Ok(with_dag(project::load(&g.project), None)),
+    }
+}
+
+fn with_dag(mut project: Project, git_commit: Option<String>) -> Loaded {
     let (dag, problems) = Dag::build(&project);
     project.diagnostics.extend(problems);
     project::diagnostic::sort(&mut project.diagnostics);
-    Loaded { project, dag }
+    Loaded {
+        project,
+        dag,
+        git_commit,
+    }
 }
 
 /// Loads the project and refuses to go on when it has errors.
 fn load_valid(g: &Global) -> Result<Loaded> {
-    let loaded = load(g);
+    let loaded = load(g)?;
     if loaded.project.has_errors() {
         let errors: Vec<_> = loaded.project.errors().cloned().collect();
         let text =
@@ -98,7 +134,7 @@ fn load_valid(g: &Global) -> Result<Loaded> {
 }
 
 fn validate(g: &Global) -> Result<Outcome> {
-    let Loaded { project, .. } = load(g);
+    let Loaded { project, .. } = load(g)?;
     let stdout = output::validation(&project, g.format);
     Ok(Outcome {
         stdout,
@@ -403,6 +439,10 @@ fn execute(
     let s = situation(loaded, stores, g, now, scope)?;
     let progress = progress::for_terminal(&s.plan);
     let user = user();
+    let git_commit = loaded
+        .git_commit
+        .clone()
+        .or_else(|| git::clean_head(&g.project));
     let ctx = RunContext {
         project: &loaded.project,
         dag: &loaded.dag,
@@ -411,9 +451,10 @@ fn execute(
         env: &g.env,
         as_of: now,
         triggered_by: &user,
-        git_commit: None,
+        git_commit: git_commit.as_deref(),
         threads: threads.unwrap_or_else(default_threads),
         progress: progress.as_ref(),
+        env_tables: None,
     };
     let report = exec::execute(&ctx, &s.plan, &s.snapshot);
     drop(progress);

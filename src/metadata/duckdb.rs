@@ -426,6 +426,17 @@ impl MetadataStore for DuckDbMetadata {
         Ok(out)
     }
 
+    fn environments(&self) -> Result<Vec<(String, Timestamp)>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT env, epoch_us(max(started_at)) FROM runs GROUP BY env ORDER BY env")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, from_micros(r.get(1)?))))
+            .map_err(backend)?;
+        rows.collect::<::duckdb::Result<Vec<_>>>().map_err(backend)
+    }
+
     fn mark_source(
         &self,
         env: &str,

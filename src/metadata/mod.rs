@@ -190,6 +190,8 @@ pub trait MetadataStore: Send + Sync {
         outcomes: &[CheckOutcome],
     ) -> Result<()>;
     fn check_results(&self, run_ids: &[RunId]) -> Result<HashMap<RunId, Vec<CheckOutcome>>>;
+    /// Every environment in the log with the time of its latest run.
+    fn environments(&self) -> Result<Vec<(String, Timestamp)>>;
     /// The latest mark of every source (sources are shared by all environments).
     fn source_marks(&self) -> Result<HashMap<TableName, Timestamp>>;
 }

@@ -106,12 +106,68 @@ const SOURCE_KEYS: [&str; 10] = [
 ];
 const COLUMN_KEYS: [&str; 5] = ["name", "type", "description", "policy", "checks"];
 
-/// Loads `root/derived.yml` and every definition under `root/tables`.
+/// Where definition files are read from: the working tree, or a git commit.
+pub trait FileSource: Sync {
+    fn read(&self, path: &Path) -> std::io::Result<String>;
+    /// Every `*.yml`/`*.yaml` file below `dir`, sorted.
+    fn definitions(&self, dir: &Path) -> Vec<PathBuf>;
+}
+
+/// Files on disk.
+pub struct Disk;
+
+impl FileSource for Disk {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn definitions(&self, dir: &Path) -> Vec<PathBuf> {
+        definition_files(dir)
+    }
+}
+
+fn is_definition(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yml" | "yaml")
+    )
+}
+
+/// Files held in memory, keyed by their path under the project root.
+pub struct InMemory {
+    pub files: HashMap<PathBuf, String>,
+}
+
+impl FileSource for InMemory {
+    fn read(&self, path: &Path) -> std::io::Result<String> {
+        self.files.get(path).cloned().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, "not in this revision")
+        })
+    }
+
+    fn definitions(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = self
+            .files
+            .keys()
+            .filter(|p| p.starts_with(dir) && is_definition(p))
+            .cloned()
+            .collect();
+        paths.sort();
+        paths
+    }
+}
+
+/// Loads `root/derived.yml` and every definition under `root/tables` from disk.
 pub fn load(root: &Path) -> Project {
+    load_from(root, &Disk)
+}
+
+/// Loads a project whose files come from `source` (paths under `root`).
+pub fn load_from(root: &Path, source: &dyn FileSource) -> Project {
     let mut files = SourceFiles::default();
     let mut diagnostics = Vec::new();
     let config_path = root.join("derived.yml");
-    let config = match std::fs::read_to_string(&config_path) {
+    let config = match source.read(&config_path) {
         Ok(text) => {
             let (config, problems) = config::load(root, &config_path, &text);
             files.add(&config_path, text);
@@ -121,10 +177,10 @@ pub fn load(root: &Path) -> Project {
         Err(_) => Config::default_for(root),
     };
     let renderer = Renderer::new(config.vars.clone(), config.dialect);
-    let paths = definition_files(&root.join("tables"));
+    let paths = source.definitions(&root.join("tables"));
     let loaded: Vec<FileResult> = paths
         .par_iter()
-        .map(|path| load_file(path, &config, &renderer))
+        .map(|path| load_file(path, &config, &renderer, source))
         .collect();
     let mut nodes = Vec::with_capacity(loaded.len());
     for result in loaded {
@@ -154,7 +210,7 @@ fn definition_files(dir: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
         .map(walkdir::DirEntry::into_path)
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")))
+        .filter(|p| is_definition(p))
         .collect();
     paths.sort();
     paths
@@ -166,8 +222,13 @@ struct FileResult {
     texts: Vec<(PathBuf, String)>,
 }
 
-fn load_file(path: &Path, config: &Config, renderer: &Renderer) -> FileResult {
-    let text = match std::fs::read_to_string(path) {
+fn load_file(
+    path: &Path,
+    config: &Config,
+    renderer: &Renderer,
+    source: &dyn FileSource,
+) -> FileResult {
+    let text = match source.read(path) {
         Ok(t) => t,
         Err(e) => {
             let d = Diagnostic::error(
@@ -185,7 +246,7 @@ fn load_file(path: &Path, config: &Config, renderer: &Renderer) -> FileResult {
     };
     let mut reader = Reader::new(path, &text);
     let mut texts = Vec::new();
-    let node = parse_definition(&mut reader, config, renderer, &mut texts);
+    let node = parse_definition(&mut reader, config, renderer, source, &mut texts);
     let diagnostics = reader.diagnostics;
     texts.push((path.to_path_buf(), text));
     FileResult {
@@ -199,6 +260,7 @@ fn parse_definition(
     r: &mut Reader,
     config: &Config,
     renderer: &Renderer,
+    source: &dyn FileSource,
     texts: &mut Vec<(PathBuf, String)>,
 ) -> Option<Node> {
     let map = match serde_yaml::from_str::<Value>(r.text) {
@@ -249,7 +311,7 @@ fn parse_definition(
         }
         Some("table") | None => {
             r.unknown_keys(&map, whole, &TABLE_KEYS, "a table");
-            let table = parse_table(r, &map, name, config, renderer, texts)?;
+            let table = parse_table(r, &map, name, config, renderer, source, texts)?;
             Some(Node::Table(Box::new(table)))
         }
         Some(other) => {
@@ -613,6 +675,7 @@ fn parse_table(
     name: Option<TableName>,
     config: &Config,
     renderer: &Renderer,
+    source: &dyn FileSource,
     texts: &mut Vec<(PathBuf, String)>,
 ) -> Option<Table> {
     let whole = r.whole();
@@ -729,7 +792,7 @@ fn parse_table(
         checks.extend(parse_checks(r, list, whole, None));
     }
     check_columns_exist(r, &columns, &checks);
-    let (sql, sql_path, sql_origin) = read_sql(r, map, texts)?;
+    let (sql, sql_path, sql_origin) = read_sql(r, map, source, texts)?;
     let (name, schedule, strategy, start) = (name?, schedule?, strategy?, start?);
     let mut table = Table {
         name,
@@ -869,6 +932,7 @@ fn parse_upstream_overrides(r: &mut Reader, map: &Mapping) -> BTreeSet<TableName
 fn read_sql(
     r: &mut Reader,
     map: &Mapping,
+    source: &dyn FileSource,
     texts: &mut Vec<(PathBuf, String)>,
 ) -> Option<(String, PathBuf, SqlOrigin)> {
     let whole = r.whole();
@@ -900,7 +964,7 @@ fn read_sql(
         )),
         (None, Some(rel)) => {
             let path = r.file.parent().unwrap_or(Path::new(".")).join(&rel);
-            match std::fs::read_to_string(&path) {
+            match source.read(&path) {
                 Ok(sql) => {
                     texts.push((path.clone(), sql.clone()));
                     Some((sql, path, SqlOrigin::File))

@@ -612,6 +612,28 @@ impl Warehouse for DuckDbWarehouse {
         })
     }
 
+    fn drop_env(&self, env: &str) -> Result<usize> {
+        if env == "prod" {
+            return Err(WarehouseError::new(
+                "refusing to drop the production environment",
+            ));
+        }
+        let prefix = format!("{env}__");
+        let schemas: Vec<String> = self
+            .query("SELECT schema_name FROM information_schema.schemata")?
+            .rows
+            .iter()
+            .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_string))
+            .filter(|s| s.starts_with(&prefix))
+            .collect();
+        let batch: String = schemas
+            .iter()
+            .map(|s| format!("DROP SCHEMA IF EXISTS {} CASCADE;", quote(s)))
+            .collect();
+        self.with_conn(|c| c.execute_batch(&batch).map_err(err))?;
+        Ok(schemas.len())
+    }
+
     fn table_exists(&self, name: &PhysicalName) -> Result<bool> {
         self.with_conn(|c| {
             c.query_row(

@@ -126,5 +126,7 @@ pub trait Warehouse: Send + Sync {
     /// Which of these runs committed their write (for runs whose process died).
     fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>>;
     fn query(&self, sql: &str) -> Result<QueryResult>;
+    /// Drops every table of a non-production environment.
+    fn drop_env(&self, env: &str) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
 }

@@ -1,0 +1,349 @@
+//! CI on shadow production data: what a change adds, modifies and removes,
+//! how its shadow build differs from production, and the pull-request report.
+
+use crate::dag::Dag;
+use crate::project::{Project, Table, TableName};
+use crate::time::{format_ts, Interval};
+use crate::warehouse::{quote, PhysicalName, Warehouse};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+
+/// Tables a change touches, by comparing fingerprints of two project versions.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub added: Vec<TableName>,
+    pub modified: Vec<TableName>,
+    pub removed: Vec<TableName>,
+    /// Added and modified tables plus everything downstream of them.
+    pub to_build: BTreeSet<TableName>,
+}
+
+pub fn changes(base: &Project, head: &Project, head_dag: &Dag) -> Changes {
+    let mut out = Changes::default();
+    for table in head.tables() {
+        match base.table(&table.name) {
+            None => out.added.push(table.name.clone()),
+            Some(old) if old.fingerprint != table.fingerprint => {
+                out.modified.push(table.name.clone())
+            }
+            Some(_) => {}
+        }
+    }
+    out.removed = base
+        .tables()
+        .filter(|t| head.table(&t.name).is_none())
+        .map(|t| t.name.clone())
+        .collect();
+    for name in out.added.iter().chain(&out.modified) {
+        out.to_build.insert(name.clone());
+        out.to_build.extend(
+            head_dag
+                .all_downstream(name)
+                .into_iter()
+                .filter(|n| head.table(n).is_some()),
+        );
+    }
+    out
+}
+
+/// How a table built in the shadow environment differs from production.
+#[derive(Debug)]
+pub struct TableDiff {
+    pub table: TableName,
+    pub range: Option<Interval>,
+    pub prod_rows: Option<i64>,
+    pub shadow_rows: i64,
+    pub columns: Vec<ColumnDiff>,
+    pub keyed: Option<KeyDiff>,
+}
+
+#[derive(Debug)]
+pub struct ColumnDiff {
+    pub column: String,
+    pub prod_nulls: Option<i64>,
+    pub shadow_nulls: i64,
+    pub prod_distinct: Option<i64>,
+    pub shadow_distinct: i64,
+}
+
+#[derive(Debug)]
+pub struct KeyDiff {
+    pub only_in_shadow: i64,
+    pub only_in_prod: i64,
+    pub changed: i64,
+    pub samples: Vec<serde_json::Value>,
+}
+
+fn scalar(warehouse: &dyn Warehouse, sql: &str) -> Result<i64, String> {
+    let result = warehouse.query(sql).map_err(|e| e.to_string())?;
+    Ok(result
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(0))
+}
+
+/// Compares the shadow copy of `table` with production over `range` (all rows for replace tables).
+pub fn diff(
+    warehouse: &dyn Warehouse,
+    table: &Table,
+    shadow_env: &str,
+    range: Option<Interval>,
+) -> Result<TableDiff, String> {
+    let shadow = PhysicalName::of(&table.name, shadow_env);
+    let prod = PhysicalName::of(&table.name, "prod");
+    let prod_exists = warehouse.table_exists(&prod).map_err(|e| e.to_string())?;
+    let filter = match (range, &table.time_column) {
+        (Some(r), Some(c)) if table.strategy != crate::project::Strategy::Replace => format!(
+            "WHERE {c} >= TIMESTAMP '{}' AND {c} < TIMESTAMP '{}'",
+            r.start.format("%Y-%m-%d %H:%M:%S"),
+            r.end.format("%Y-%m-%d %H:%M:%S"),
+            c = quote(c)
+        ),
+        _ => String::new(),
+    };
+    let rows_of = |name: &PhysicalName| format!("(SELECT * FROM {} {filter})", name.sql());
+    let count = |name: &PhysicalName| {
+        scalar(
+            warehouse,
+            &format!("SELECT count(*) FROM {}", rows_of(name)),
+        )
+    };
+    let shadow_rows = count(&shadow)?;
+    let prod_rows = if prod_exists {
+        Some(count(&prod)?)
+    } else {
+        None
+    };
+    let columns = warehouse
+        .query(&format!(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{}' ORDER BY ordinal_position",
+            shadow.schema, shadow.table
+        ))
+        .map_err(|e| e.to_string())?
+        .rows
+        .iter()
+        .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_string))
+        .collect::<Vec<_>>();
+    let mut column_diffs = Vec::new();
+    for column in &columns {
+        let stats = |name: &PhysicalName| -> Result<(i64, i64), String> {
+            let c = quote(column);
+            let nulls = scalar(
+                warehouse,
+                &format!("SELECT count(*) - count({c}) FROM {}", rows_of(name)),
+            )?;
+            let distinct = scalar(
+                warehouse,
+                &format!("SELECT count(DISTINCT {c}) FROM {}", rows_of(name)),
+            )?;
+            Ok((nulls, distinct))
+        };
+        let (shadow_nulls, shadow_distinct) = stats(&shadow)?;
+        let prod_stats = if prod_exists { stats(&prod).ok() } else { None };
+        column_diffs.push(ColumnDiff {
+            column: column.clone(),
+            prod_nulls: prod_stats.map(|s| s.0),
+            shadow_nulls,
+            prod_distinct: prod_stats.map(|s| s.1),
+            shadow_distinct,
+        });
+    }
+    let keyed = if prod_exists && !table.unique_key.is_empty() {
+        Some(key_diff(
+            warehouse,
+            table,
+            &columns,
+            &rows_of(&shadow),
+            &rows_of(&prod),
+        )?)
+    } else {
+        None
+    };
+    Ok(TableDiff {
+        table: table.name.clone(),
+        range,
+        prod_rows,
+        shadow_rows,
+        columns: column_diffs,
+        keyed,
+    })
+}
+
+fn key_diff(
+    warehouse: &dyn Warehouse,
+    table: &Table,
+    columns: &[String],
+    shadow: &str,
+    prod: &str,
+) -> Result<KeyDiff, String> {
+    let keys_match = |l: &str, r: &str| -> String {
+        let each: Vec<String> = table
+            .unique_key
+            .iter()
+            .map(|k| format!("{l}.{k} IS NOT DISTINCT FROM {r}.{k}", k = quote(k)))
+            .collect();
+        each.join(" AND ")
+    };
+    let on = keys_match("s", "p");
+    let differs: Vec<String> = columns
+        .iter()
+        .filter(|c| !table.unique_key.contains(c))
+        .map(|c| format!("s.{c} IS DISTINCT FROM p.{c}", c = quote(c)))
+        .collect();
+    let differs = if differs.is_empty() {
+        "false".to_string()
+    } else {
+        differs.join(" OR ")
+    };
+    let only_in = |a: &str, b: &str| {
+        format!(
+            "SELECT count(*) FROM {a} AS x WHERE NOT EXISTS (SELECT 1 FROM {b} AS y WHERE {})",
+            keys_match("x", "y")
+        )
+    };
+    let only_in_shadow = scalar(warehouse, &only_in(shadow, prod))?;
+    let only_in_prod = scalar(warehouse, &only_in(prod, shadow))?;
+    let changed_rows = format!("FROM {shadow} AS s JOIN {prod} AS p ON {on} WHERE {differs}");
+    let changed = scalar(warehouse, &format!("SELECT count(*) {changed_rows}"))?;
+    let samples = warehouse
+        .query(&format!(
+            "SELECT 'shadow' AS side, s.* {changed_rows} LIMIT 3"
+        ))
+        .map_err(|e| e.to_string())?;
+    let samples = samples
+        .rows
+        .into_iter()
+        .map(|row| serde_json::Value::Object(samples.columns.iter().cloned().zip(row).collect()))
+        .collect();
+    Ok(KeyDiff {
+        only_in_shadow,
+        only_in_prod,
+        changed,
+        samples,
+    })
+}
+
+/// What the shadow build did, for the report.
+pub struct Built {
+    pub table: String,
+    pub runs: usize,
+    pub rows: u64,
+    pub failed: Option<String>,
+}
+
+pub struct Report<'a> {
+    pub base: &'a str,
+    pub head: &'a str,
+    pub shadow_env: &'a str,
+    pub validation: Option<String>,
+    pub changes: &'a Changes,
+    pub built: Vec<Built>,
+    pub blocked: Vec<String>,
+    pub diffs: Vec<TableDiff>,
+}
+
+/// Markdown fit for a pull-request comment.
+pub fn render(report: &Report) -> String {
+    let mut out = format!("## Derived CI: `{}` → `{}`\n\n", report.base, report.head);
+    if let Some(problems) = &report.validation {
+        let _ = write!(
+            out,
+            "### Validation failed\n\nNothing was built.\n\n```\n{}```\n",
+            problems
+        );
+        return out;
+    }
+    out.push_str("Validation: ok\n\n### Changes\n\n");
+    let list = |names: &[TableName]| {
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let _ = writeln!(out, "- added: {}", list(&report.changes.added));
+    let _ = writeln!(out, "- modified: {}", list(&report.changes.modified));
+    let _ = writeln!(out, "- removed: {}", list(&report.changes.removed));
+    let downstream: Vec<TableName> = report
+        .changes
+        .to_build
+        .iter()
+        .filter(|n| !report.changes.added.contains(n) && !report.changes.modified.contains(n))
+        .cloned()
+        .collect();
+    let _ = writeln!(out, "- downstream, rebuilt: {}\n", list(&downstream));
+    if report.changes.to_build.is_empty() {
+        out.push_str("Nothing to build: no table's data changes.\n");
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "### Shadow build (`{}`)\n\n| table | runs | rows | status |\n|---|---|---|---|",
+        report.shadow_env
+    );
+    for b in &report.built {
+        let status = b.failed.as_deref().map_or("ok".to_string(), |e| {
+            format!("**failed**: {}", e.lines().next().unwrap_or(""))
+        });
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {status} |",
+            b.table, b.runs, b.rows
+        );
+    }
+    for b in &report.blocked {
+        let _ = writeln!(out, "| `{b}` | 0 | 0 | blocked |");
+    }
+    out.push('\n');
+    for d in &report.diffs {
+        render_diff(&mut out, d);
+    }
+    out
+}
+
+fn render_diff(out: &mut String, d: &TableDiff) {
+    let range = d
+        .range
+        .map(|r| format!(" over {} .. {}", format_ts(r.start), format_ts(r.end)))
+        .unwrap_or_default();
+    let prod = |v: Option<i64>| v.map_or("–".to_string(), |v| v.to_string());
+    let _ = writeln!(out, "### `{}` vs production{range}\n", d.table);
+    let _ = writeln!(
+        out,
+        "rows: prod {} → shadow {}\n",
+        prod(d.prod_rows),
+        d.shadow_rows
+    );
+    let _ = writeln!(
+        out,
+        "| column | nulls (prod → shadow) | distinct (prod → shadow) |\n|---|---|---|"
+    );
+    for c in &d.columns {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} → {} | {} → {} |",
+            c.column,
+            prod(c.prod_nulls),
+            c.shadow_nulls,
+            prod(c.prod_distinct),
+            c.shadow_distinct
+        );
+    }
+    if let Some(k) = &d.keyed {
+        let _ = writeln!(
+            out,
+            "\nby key: {} only in shadow, {} only in prod, {} changed",
+            k.only_in_shadow, k.only_in_prod, k.changed
+        );
+        for s in &k.samples {
+            let _ = writeln!(out, "- `{s}`");
+        }
+    }
+    out.push('\n');
+}
