@@ -231,6 +231,8 @@ pub struct Built {
     pub runs: usize,
     pub rows: u64,
     pub failed: Option<String>,
+    /// Failed `warn` checks.
+    pub warnings: Vec<String>,
 }
 
 pub struct Report<'a> {
@@ -288,9 +290,11 @@ pub fn render(report: &Report) -> String {
         report.shadow_env
     );
     for b in &report.built {
-        let status = b.failed.as_deref().map_or("ok".to_string(), |e| {
-            format!("**failed**: {}", e.lines().next().unwrap_or(""))
-        });
+        let status = match (&b.failed, b.warnings.is_empty()) {
+            (Some(e), _) => format!("**failed**: {}", e.lines().next().unwrap_or("")),
+            (None, true) => "ok".to_string(),
+            (None, false) => format!("ok, warnings: {}", b.warnings.join("; ")),
+        };
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {status} |",

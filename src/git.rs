@@ -116,7 +116,7 @@ pub fn file_history(
     let relative = prefix.join(file.strip_prefix(project_root).unwrap_or(file));
     let mut walk = repo.revwalk()?;
     walk.push_head()?;
-    walk.set_sorting(git2::Sort::TIME)?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::TIME)?;
     let blob_at = |commit: &git2::Commit| -> Option<Oid> {
         commit.tree().ok()?.get_path(&relative).ok().map(|e| e.id())
     };

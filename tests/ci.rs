@@ -282,7 +282,7 @@ fn runs_from_a_committed_state_record_the_commit_and_history_shows_it() {
     let commits = history["commits"].as_array().unwrap();
     assert_eq!(commits.len(), 3);
     assert_eq!(commits[0]["message"], "document");
-    assert_eq!(commits[0]["fingerprint_changed"], false);
+    assert_eq!(commits[0]["fingerprint_changed"], false, "{history}");
     assert_eq!(commits[1]["commit"], second.as_str());
     assert_eq!(commits[1]["fingerprint_changed"], true);
     assert_eq!(commits[2]["commit"], first.as_str());

@@ -123,6 +123,24 @@ pub enum Command {
         #[arg(long)]
         cleanup: Option<String>,
     },
+    /// Table- and column-level lineage (`TABLE` or `TABLE.column`), or a run's (`--run`).
+    Lineage {
+        node: Option<String>,
+        #[arg(long)]
+        upstream: bool,
+        #[arg(long)]
+        downstream: bool,
+        #[arg(long, default_value_t = 100)]
+        depth: usize,
+        /// The upstream runs a run read, recursively.
+        #[arg(long)]
+        run: Option<i64>,
+    },
+    /// Write the static catalog site.
+    Docs {
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// A definition's git commits next to the runs they caused.
     History { table: String },
     /// Source commands.

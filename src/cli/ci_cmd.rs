@@ -226,6 +226,10 @@ fn shadow_build(
                 .iter()
                 .find(|r| r.status == RunStatus::Failed)
                 .and_then(|r| r.error.clone()),
+            warnings: runs
+                .iter()
+                .flat_map(|r| r.warnings.iter().cloned())
+                .collect(),
         });
     }
     Ok(result.failed > 0 || result.setup_error.is_some())

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod ci_cmd;
+mod lineage_cmd;
 mod output;
 mod progress;
 
@@ -76,6 +77,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             cleanup.as_deref(),
         ),
         Command::History { table } => history_command(g, table),
+        Command::Lineage {
+            node,
+            upstream,
+            downstream,
+            depth,
+            run,
+        } => lineage_cmd::lineage_command(g, node.as_deref(), *upstream, *downstream, *depth, *run),
+        Command::Docs { out } => lineage_cmd::docs_command(g, out),
         Command::Source {
             command: SourceCommand::Mark { source, through },
         } => mark_command(g, source, through),

@@ -359,6 +359,17 @@ impl MetadataStore for DuckDbMetadata {
         Ok(records)
     }
 
+    fn run(&self, run_id: RunId) -> Result<Option<RunRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT {RECORD_COLUMNS} FROM runs WHERE run_id = ?"
+            ))
+            .map_err(backend)?;
+        let mut rows = stmt.query_map([run_id], record).map_err(backend)?;
+        rows.next().transpose().map_err(backend)
+    }
+
     fn record_checks(
         &self,
         run_id: RunId,

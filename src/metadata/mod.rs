@@ -166,6 +166,7 @@ pub trait MetadataStore: Send + Sync {
     fn snapshot(&self, env: &str, slack: crate::time::Duration) -> Result<LogSnapshot>;
     /// Runs still `running` in `env`: left behind by a process that died.
     fn running(&self, env: &str) -> Result<Vec<RunRecord>>;
+    fn run(&self, run_id: RunId) -> Result<Option<RunRecord>>;
     /// Newest first.
     fn log(
         &self,

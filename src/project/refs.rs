@@ -67,7 +67,7 @@ impl SqlDialect {
         }
     }
 
-    fn parser_dialect(self) -> Box<dyn Dialect> {
+    pub fn parser_dialect(self) -> Box<dyn Dialect> {
         match self {
             SqlDialect::DuckDb => Box::new(DuckDbDialect {}),
             SqlDialect::BigQuery => Box::new(BigQueryDialect {}),

@@ -22,7 +22,8 @@ fn err(e: ::duckdb::Error) -> WarehouseError {
 }
 
 const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
-    CREATE TABLE IF NOT EXISTS _derived.commits (run_id BIGINT NOT NULL, target VARCHAR NOT NULL, rows_written BIGINT NOT NULL, committed_at TIMESTAMP NOT NULL)";
+    CREATE TABLE IF NOT EXISTS _derived.commits (run_id BIGINT NOT NULL, target VARCHAR NOT NULL, rows_written BIGINT NOT NULL, committed_at TIMESTAMP NOT NULL); \
+    CREATE TABLE IF NOT EXISTS _derived.source_views (definition VARCHAR NOT NULL)";
 
 impl DuckDbWarehouse {
     pub fn open(path: &Path) -> Result<DuckDbWarehouse> {
@@ -479,7 +480,33 @@ impl Warehouse for DuckDbWarehouse {
         if batch.is_empty() {
             return Ok(());
         }
-        self.with_conn(|c| c.execute_batch(&batch).map_err(err))
+        // Views re-read their globs on every query; re-creating identical ones
+        // would only rewrite the catalog on every run.
+        self.with_conn(|c| {
+            let current: Option<String> = c
+                .query_row("SELECT definition FROM _derived.source_views", [], |r| r.get(0))
+                .ok();
+            if current.as_deref() == Some(batch.as_str()) {
+                return Ok(());
+            }
+            let all = c.execute_batch(&format!(
+                "BEGIN TRANSACTION; {batch} DELETE FROM _derived.source_views; INSERT INTO _derived.source_views VALUES ({}); COMMIT;",
+                string_literal(&batch)
+            ));
+            if all.is_ok() {
+                return Ok(());
+            }
+            let _ = c.execute_batch("ROLLBACK");
+            // A source whose files do not exist yet simply has no data.
+            for statement in batch.lines() {
+                if let Err(e) = c.execute_batch(statement) {
+                    if !e.to_string().contains("No files found") {
+                        return Err(err(e));
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     fn max_time(&self, source: &Source) -> Result<Option<Timestamp>> {
@@ -487,6 +514,9 @@ impl Warehouse for DuckDbWarehouse {
             WarehouseError::new(format!("source {} has no time_column", source.name))
         })?;
         let target = PhysicalName::of(&source.name, "prod");
+        if source.location.is_some() && !self.table_exists(&target)? {
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT epoch_us(max(CAST({} AS TIMESTAMP))) FROM {}",
             quote(column),
