@@ -300,7 +300,9 @@ fn worker(
             return;
         };
         let outcomes = run_job(ctx, &actions[i], state);
-        let ok = outcomes.iter().all(|o| o.status == RunStatus::Success);
+        let ok = outcomes
+            .iter()
+            .all(|o| o.status == RunStatus::Success || o.action == EXPORT);
         let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
         s.report.runs.extend(outcomes);
         s.done += 1;
@@ -351,6 +353,13 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
     let table = ctx.project.table(&job.table).expect("planned tables exist");
     let mut outcomes = Vec::new();
     for action in &job.actions {
+        let full_export = table.strategy != Strategy::Append || action.kind == ActionKind::Rebuild;
+        if action.kind == ActionKind::Export {
+            for &batch in &action.batches {
+                outcomes.extend(run_exports(ctx, table, batch, full_export));
+            }
+            continue;
+        }
         let units: Vec<Vec<Interval>> =
             if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
                 vec![action.batches.clone()]
@@ -367,9 +376,136 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
             if failed {
                 return outcomes;
             }
+            outcomes.extend(run_exports(ctx, table, span(&batches), full_export));
         }
     }
     outcomes
+}
+
+const EXPORT: &str = "export";
+
+/// Copies the rows a successful run wrote to each online store of the table,
+/// one log row per store. Shadow and other non-production environments never export.
+fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) -> Vec<RunOutcome> {
+    if ctx.env != "prod" {
+        return Vec::new();
+    }
+    let mut outcomes = Vec::new();
+    for export in &table.exports {
+        let started = std::time::Instant::now();
+        let new_run = NewRun {
+            table: table.name.clone(),
+            env: ctx.env.to_string(),
+            action: EXPORT.to_string(),
+            interval: Some(interval),
+            fingerprint: table.fingerprint.clone(),
+            git_commit: ctx.git_commit.map(str::to_string),
+            triggered_by: ctx.triggered_by.to_string(),
+            as_of: ctx.as_of,
+            sql: format!(
+                "export to {} by {}{}",
+                export.to,
+                export.key.join(", "),
+                if full { " (full sync)" } else { "" }
+            ),
+            upstream_runs: Vec::new(),
+            read_watermark: None,
+        };
+        let mut outcome = RunOutcome {
+            run_id: 0,
+            table: table.name.to_string(),
+            action: EXPORT,
+            interval_start: interval.start,
+            interval_end: interval.end,
+            status: RunStatus::Failed,
+            rows_written: None,
+            error: None,
+            warnings: Vec::new(),
+            seconds: 0.0,
+        };
+        match ctx.metadata.begin_run(&new_run) {
+            Ok(id) => outcome.run_id = id,
+            Err(e) => {
+                outcome.error = Some(e.to_string());
+                outcomes.push(outcome);
+                continue;
+            }
+        }
+        match export_rows(ctx, table, export, interval, full) {
+            Ok(rows) => {
+                outcome.status = RunStatus::Success;
+                outcome.rows_written = Some(rows);
+            }
+            Err(message) => outcome.error = Some(message),
+        }
+        let _ = ctx.metadata.finish_run(
+            outcome.run_id,
+            outcome.status,
+            outcome.rows_written.map(|r| r as i64),
+            outcome.error.as_deref(),
+        );
+        outcome.seconds = started.elapsed().as_secs_f64();
+        ctx.progress.finished(&outcome);
+        outcomes.push(outcome);
+    }
+    outcomes
+}
+
+fn export_rows(
+    ctx: &RunContext,
+    table: &Table,
+    export: &crate::project::Export,
+    interval: Interval,
+    full: bool,
+) -> Result<u64, String> {
+    let store = ctx
+        .project
+        .config
+        .stores
+        .get(&export.to)
+        .ok_or_else(|| format!("no store named `{}` in derived.yml", export.to))?;
+    let target = PhysicalName::of(&table.name, ctx.env);
+    let filter = match (&table.time_column, full) {
+        (Some(c), false) => format!(
+            " WHERE {c} >= TIMESTAMP '{}' AND {c} < TIMESTAMP '{}'",
+            interval.start.format("%Y-%m-%d %H:%M:%S"),
+            interval.end.format("%Y-%m-%d %H:%M:%S"),
+            c = crate::warehouse::quote(c)
+        ),
+        _ => String::new(),
+    };
+    let rows = ctx
+        .warehouse
+        .query(&format!("SELECT * FROM {}{filter}", target.sql()))
+        .map_err(|e| e.to_string())?;
+    let types: Vec<String> = ctx
+        .warehouse
+        .query(&format!(
+            "SELECT data_type FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{}' ORDER BY ordinal_position",
+            target.schema, target.table
+        ))
+        .map_err(|e| e.to_string())?
+        .rows
+        .iter()
+        .map(|r| r.first().and_then(|v| v.as_str()).unwrap_or("VARCHAR").to_string())
+        .collect();
+    let sync = if full {
+        crate::export::Sync::Full
+    } else {
+        crate::export::Sync::Upsert
+    };
+    let mut store = crate::export::connect(&export.to, store).map_err(|e| e.to_string())?;
+    store
+        .write(
+            table,
+            export,
+            &crate::export::Rows {
+                result: &rows,
+                types: &types,
+            },
+            sync,
+        )
+        .map_err(|e| e.to_string())
 }
 
 fn span(batches: &[Interval]) -> Interval {

@@ -22,6 +22,8 @@ pub enum ActionKind {
     Rebuild,
     Repair,
     Backfill,
+    /// Copy already-written rows to the online stores again (a failed export).
+    Export,
 }
 
 impl ActionKind {
@@ -32,6 +34,7 @@ impl ActionKind {
             ActionKind::Rebuild => "rebuild",
             ActionKind::Repair => "repair",
             ActionKind::Backfill => "backfill",
+            ActionKind::Export => "export",
         }
     }
 }
@@ -252,6 +255,22 @@ fn plan_table(
     }
     if !selected {
         return projection;
+    }
+    let export_failed = log
+        .last_export
+        .as_ref()
+        .filter(|e| e.status == RunStatus::Failed);
+    if let (true, Some(failed_export), Some(interval)) = (
+        actions.is_empty() && !table.exports.is_empty(),
+        export_failed,
+        export_failed.and_then(|e| e.interval),
+    ) {
+        let reason = format!(
+            "retry export after failure ({})",
+            first_line(failed_export.error.as_deref().unwrap_or(""))
+        );
+        out.actions
+            .push(action(table, ActionKind::Export, vec![interval], reason));
     }
     for mut action in actions {
         if matches!(
@@ -718,6 +737,7 @@ mod tests {
             readers: Vec::new(),
             columns: Vec::new(),
             checks: Vec::new(),
+            exports: Vec::new(),
             sql: "SELECT 1".into(),
             sql_path: "t.yml".into(),
             sql_origin: SqlOrigin::File,

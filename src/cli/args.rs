@@ -141,6 +141,8 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Read one exported row back from the table's first online store.
+    Lookup { table: String, key: Vec<String> },
     /// A definition's git commits next to the runs they caused.
     History { table: String },
     /// Source commands.

@@ -77,6 +77,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             cleanup.as_deref(),
         ),
         Command::History { table } => history_command(g, table),
+        Command::Lookup { table, key } => lookup_command(g, table, key),
         Command::Lineage {
             node,
             upstream,
@@ -121,7 +122,12 @@ fn load(g: &Global) -> Result<Loaded> {
 
 fn with_dag(mut project: Project, git_commit: Option<String>) -> Loaded {
     let (dag, problems) = Dag::build(&project);
+    let cyclic = !problems.is_empty();
     project.diagnostics.extend(problems);
+    if !cyclic {
+        let exposed = crate::governance::check(&project, &dag);
+        project.diagnostics.extend(exposed);
+    }
     project::diagnostic::sort(&mut project.diagnostics);
     Loaded {
         project,
@@ -605,6 +611,56 @@ fn query_command(g: &Global, sql: &str) -> Result<Outcome> {
     let warehouse = DuckDbWarehouse::open_read_only(path)?;
     let result = warehouse.query(sql).context("query failed")?;
     Ok(Outcome::ok(output::query(&result, g.format)))
+}
+
+fn lookup_command(g: &Global, table: &str, key: &[String]) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let name = known_name(&loaded, table)?;
+    let definition = loaded
+        .project
+        .table(&name)
+        .ok_or_else(|| anyhow!("`{table}` is a source; only tables are exported"))?;
+    let export = definition
+        .exports
+        .first()
+        .ok_or_else(|| anyhow!("`{table}` has no `export:`"))?;
+    if key.len() != export.key.len() {
+        bail!(
+            "`{table}` is exported by {} ({}); give that many key values",
+            export.key.len(),
+            export.key.join(", ")
+        );
+    }
+    let store = loaded
+        .project
+        .config
+        .stores
+        .get(&export.to)
+        .ok_or_else(|| anyhow!("no store named `{}`", export.to))?;
+    let mut store = crate::export::connect(&export.to, store)?;
+    let Some(row) = store.lookup(definition, export, key)? else {
+        return Ok(Outcome {
+            stdout: if g.format == Format::Json {
+                "null\n".into()
+            } else {
+                "not found\n".into()
+            },
+            code: 1,
+        });
+    };
+    let stdout = match g.format {
+        Format::Json => serde_json::to_string(&row)? + "\n",
+        _ => row
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}: {}\n",
+                    crate::export::text(v).unwrap_or_else(|| "NULL".into())
+                )
+            })
+            .collect(),
+    };
+    Ok(Outcome::ok(stdout))
 }
 
 fn mark_command(g: &Global, source: &str, through: &str) -> Result<Outcome> {

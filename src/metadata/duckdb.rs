@@ -145,7 +145,7 @@ fn load_rewrites(
             "WITH w AS (SELECT DISTINCT interval_start AS s, interval_end AS e FROM runs
                         WHERE env = ? AND status = 'success' AND action IN ({actions}) AND interval_start IS NOT NULL)
              SELECT table_name, run_id, epoch_us(interval_start), epoch_us(interval_end) FROM runs t
-             WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL
+             WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
                AND EXISTS (SELECT 1 FROM w WHERE w.s < t.interval_end AND w.e > t.interval_start - to_seconds(?))"
         ))
         .map_err(backend)?;
@@ -240,7 +240,7 @@ impl MetadataStore for DuckDbMetadata {
                  s AS (
                     SELECT r.table_name, fingerprint, interval_start AS s, interval_end AS e FROM runs r
                     LEFT JOIN generation g ON g.table_name = r.table_name
-                    WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL
+                    WHERE env = ? AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
                       AND r.run_id >= coalesce(g.first_run, 0)),
                  o AS (SELECT *, max(e) OVER (PARTITION BY table_name, fingerprint ORDER BY s, e
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM s),
@@ -275,17 +275,20 @@ impl MetadataStore for DuckDbMetadata {
         let mut latest = conn
             .prepare(
                 "SELECT table_name, run_id, action, status, epoch_us(interval_start), epoch_us(interval_end), fingerprint, error,
-                        epoch_us(finished_at), epoch_us(read_watermark), is_last_success
+                        epoch_us(finished_at), epoch_us(read_watermark), kind
                  FROM (
-                    SELECT *, false AS is_last_success FROM runs WHERE env = ?
+                    SELECT *, 0 AS kind FROM runs WHERE env = ? AND action <> 'export'
                       QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
                     UNION ALL
-                    SELECT *, true FROM runs WHERE env = ? AND status = 'success'
+                    SELECT *, 1 FROM runs WHERE env = ? AND status = 'success' AND action <> 'export'
+                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
+                    UNION ALL
+                    SELECT *, 2 FROM runs WHERE env = ? AND action = 'export'
                       QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1)",
             )
             .map_err(backend)?;
         let rows = latest
-            .query_map([env, env], |r| {
+            .query_map([env, env, env], |r| {
                 let attempt = Attempt {
                     run_id: r.get(1)?,
                     action: r.get(2)?,
@@ -296,19 +299,19 @@ impl MetadataStore for DuckDbMetadata {
                     finished_at: r.get::<_, Option<i64>>(8)?.map(from_micros),
                     read_watermark: r.get::<_, Option<i64>>(9)?.map(from_micros),
                 };
-                Ok((r.get::<_, String>(0)?, attempt, r.get::<_, bool>(10)?))
+                Ok((r.get::<_, String>(0)?, attempt, r.get::<_, i32>(10)?))
             })
             .map_err(backend)?;
         for row in rows {
-            let (table, attempt, is_last_success) = row.map_err(backend)?;
+            let (table, attempt, kind) = row.map_err(backend)?;
             let log = snapshot
                 .tables
                 .entry(TableName::from_reference(&table))
                 .or_default();
-            if is_last_success {
-                log.last_success = Some(attempt);
-            } else {
-                log.last_attempt = Some(attempt);
+            match kind {
+                0 => log.last_attempt = Some(attempt),
+                1 => log.last_success = Some(attempt),
+                _ => log.last_export = Some(attempt),
             }
         }
         drop(latest);

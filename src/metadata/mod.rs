@@ -113,6 +113,8 @@ pub struct TableLog {
     pub coverage: HashMap<String, IntervalSet>,
     pub last_attempt: Option<Attempt>,
     pub last_success: Option<Attempt>,
+    /// The latest export of the table's rows to its online stores.
+    pub last_export: Option<Attempt>,
     /// Successful runs whose intervals lie near data some upstream rewrote:
     /// what repair decisions compare against.
     pub nearby_runs: Vec<(RunId, Interval)>,

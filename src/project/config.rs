@@ -34,6 +34,35 @@ pub struct Config {
     pub metadata: MetadataConfig,
     pub dialect: SqlDialect,
     pub vars: BTreeMap<String, minijinja::Value>,
+    /// Functions whose output carries no policy.
+    pub privatizers: Vec<String>,
+    pub policies: BTreeMap<String, Policy>,
+    /// Online stores that tables export to, by name.
+    pub stores: BTreeMap<String, Store>,
+}
+
+/// Who may see columns tagged with a policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    pub readers: Vec<String>,
+    pub exports: Vec<String>,
+    /// Functions (e.g. `count`) whose output no longer carries this policy.
+    pub cleared_by: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Store {
+    Redis {
+        url: String,
+    },
+    Postgres {
+        url: String,
+        schema: String,
+    },
+    Scylla {
+        nodes: Vec<String>,
+        keyspace: String,
+    },
 }
 
 impl Config {
@@ -47,6 +76,9 @@ impl Config {
             },
             dialect: SqlDialect::DuckDb,
             vars: BTreeMap::new(),
+            privatizers: Vec::new(),
+            policies: BTreeMap::new(),
+            stores: BTreeMap::new(),
         }
     }
 
@@ -211,6 +243,87 @@ pub fn load(root: &Path, file: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
                     .vars
                     .insert(k.to_string(), minijinja::Value::from_serialize(v));
             }
+        }
+    }
+    config.privatizers = reader
+        .string_list(&map, whole, "privatizers")
+        .into_iter()
+        .map(|s| s.to_ascii_lowercase())
+        .collect();
+    if let Some(policies) = reader.mapping(&map, whole, "policies") {
+        let scope = reader.nested(whole, "policies");
+        for (name, body) in policies {
+            let (Some(name), Some(body)) = (name.as_str(), body.as_mapping()) else {
+                continue;
+            };
+            let inner = reader.nested(scope, name);
+            reader.unknown_keys(
+                body,
+                inner,
+                &["readers", "exports", "cleared_by"],
+                "a policy",
+            );
+            let policy = Policy {
+                readers: reader.string_list(body, inner, "readers"),
+                exports: reader.string_list(body, inner, "exports"),
+                cleared_by: reader
+                    .string_list(body, inner, "cleared_by")
+                    .into_iter()
+                    .map(|s| s.to_ascii_lowercase())
+                    .collect(),
+            };
+            config.policies.insert(name.to_string(), policy);
+        }
+    }
+    if let Some(stores) = reader.mapping(&map, whole, "stores") {
+        let scope = reader.nested(whole, "stores");
+        for (name, body) in stores {
+            let (Some(name), Some(body)) = (name.as_str(), body.as_mapping()) else {
+                continue;
+            };
+            let inner = reader.nested(scope, name);
+            let kind = reader
+                .string(body, inner, "type")
+                .unwrap_or_else(|| name.to_string());
+            let store = match kind.as_str() {
+                "redis" => Store::Redis {
+                    url: reader
+                        .required_string(
+                            body,
+                            inner,
+                            "url",
+                            "a redis store",
+                            "redis://127.0.0.1:6379",
+                        )
+                        .unwrap_or_default(),
+                },
+                "postgres" => Store::Postgres {
+                    url: reader
+                        .required_string(
+                            body,
+                            inner,
+                            "url",
+                            "a postgres store",
+                            "postgres://user@host/db",
+                        )
+                        .unwrap_or_default(),
+                    schema: reader
+                        .string(body, inner, "schema")
+                        .unwrap_or_else(|| "online".into()),
+                },
+                "scylla" | "cassandra" => Store::Scylla {
+                    nodes: reader.string_list(body, inner, "nodes"),
+                    keyspace: reader
+                        .required_string(body, inner, "keyspace", "a scylla store", "features")
+                        .unwrap_or_default(),
+                },
+                other => {
+                    let span = reader.key_span(scope, name);
+                    reader.error("unknown-store", span, format!("unknown store type `{other}`"), Some("use redis, postgres or scylla (set `type:` when the name is not the type)".into()));
+                    continue;
+                }
+            };
+            config.stores.insert(name.to_string(), store);
         }
     }
     (config, reader.diagnostics)

@@ -181,6 +181,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Table-level and column-level checks, in the order written.
     pub checks: Vec<crate::checks::Check>,
+    /// Online stores the table's rows are copied to after each successful run.
+    pub exports: Vec<Export>,
     pub sql: String,
     /// The file that holds `sql` (the YAML itself or the `sql_file`).
     pub sql_path: PathBuf,
@@ -225,6 +227,17 @@ impl Table {
 /// Intervals one create or backfill statement covers by default: a year of hours
 /// is about ten statements, small enough to keep a failed batch cheap to retry.
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
+
+/// `export: [{to: redis, key: [user_id], ttl: 7d}]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Export {
+    /// A store named under `stores:` in derived.yml.
+    pub to: String,
+    pub key: Vec<String>,
+    pub ttl: Option<Duration>,
+    /// Scylla: partition by the key plus a time bucket of this length.
+    pub bucket: Option<Duration>,
+}
 
 #[derive(Clone, Debug)]
 pub enum Node {

@@ -792,6 +792,7 @@ fn parse_table(
         checks.extend(parse_checks(r, list, whole, None));
     }
     check_columns_exist(r, &columns, &checks);
+    let exports = parse_exports(r, map, config, &columns);
     let (sql, sql_path, sql_origin) = read_sql(r, map, source, texts)?;
     let (name, schedule, strategy, start) = (name?, schedule?, strategy?, start?);
     let mut table = Table {
@@ -813,6 +814,7 @@ fn parse_table(
         readers: r.string_list(map, whole, "readers"),
         columns,
         checks,
+        exports,
         sql,
         sql_path,
         sql_origin,
@@ -821,6 +823,98 @@ fn parse_table(
     };
     analyse_sql(r, &mut table, config, renderer, texts);
     Some(table)
+}
+
+fn parse_exports(
+    r: &mut Reader,
+    map: &Mapping,
+    config: &Config,
+    columns: &[Column],
+) -> Vec<Export> {
+    let whole = r.whole();
+    let Some(list) = map.get("export") else {
+        return Vec::new();
+    };
+    let span = r.key_span(whole, "export");
+    let Some(items) = list.as_sequence() else {
+        r.error(
+            "invalid-export",
+            span,
+            "`export` must be a list, like `[{to: redis, key: [user_id]}]`",
+            None,
+        );
+        return Vec::new();
+    };
+    let mut exports = Vec::new();
+    for item in items {
+        let Some(m) = item.as_mapping() else {
+            r.error(
+                "invalid-export",
+                span.clone(),
+                "each export is a mapping like `{to: redis, key: [user_id]}`",
+                None,
+            );
+            continue;
+        };
+        let scope = Scope {
+            start: span.start,
+            end: r.text.len(),
+        };
+        r.unknown_keys(m, scope, &["to", "key", "ttl", "bucket"], "an export");
+        let to = m
+            .get("to")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if !config.stores.contains_key(&to) {
+            let known: Vec<&str> = config.stores.keys().map(String::as_str).collect();
+            r.error(
+                "unknown-store",
+                span.clone(),
+                format!("export to `{to}`, which is not a store in derived.yml"),
+                Some(format!(
+                    "stores: {}",
+                    if known.is_empty() {
+                        "none (add `stores:` to derived.yml)".into()
+                    } else {
+                        known.join(", ")
+                    }
+                )),
+            );
+        }
+        let key = r.string_list(m, scope, "key");
+        if key.is_empty() {
+            r.error(
+                "invalid-export",
+                span.clone(),
+                format!("export to `{to}` needs `key`: the columns that identify a row"),
+                None,
+            );
+        }
+        for k in &key {
+            if !columns.is_empty() && !columns.iter().any(|c| &c.name == k) {
+                r.error(
+                    "invalid-export",
+                    span.clone(),
+                    format!("export key `{k}` is not a declared column"),
+                    None,
+                );
+            }
+        }
+        let ttl = r
+            .string(m, scope, "ttl")
+            .and_then(|t| duration(r, scope, "ttl", &t));
+        let bucket = r
+            .string(m, scope, "bucket")
+            .and_then(|t| duration(r, scope, "bucket", &t));
+        exports.push(Export {
+            to,
+            key,
+            ttl,
+            bucket,
+        });
+    }
+    exports
 }
 
 /// Checks may only name declared columns (when the table declares any).

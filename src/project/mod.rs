@@ -12,7 +12,8 @@ pub mod yaml;
 
 pub use config::{Config, MetadataConfig, WarehouseConfig};
 pub use definition::{
-    Column, Freshness, Location, MergeRule, Node, Source, SqlOrigin, Strategy, Table, TableName,
+    Column, Export, Freshness, Location, MergeRule, Node, Source, SqlOrigin, Strategy, Table,
+    TableName,
 };
 pub use diagnostic::{Diagnostic, Severity, SourceFiles};
 pub use load::{load, Project};
