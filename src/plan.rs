@@ -1009,3 +1009,191 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::metadata::Attempt;
+    use crate::project::Strategy;
+    use crate::project::{Config, Freshness, Node, Source, SqlOrigin};
+    use crate::time::{Schedule, Timestamp};
+    use chrono::{Duration as Span, TimeZone, Utc};
+    use proptest::prelude::*;
+    use std::path::Path;
+
+    const SCHEDULES: [Schedule; 4] = [
+        Schedule::Hourly,
+        Schedule::Daily,
+        Schedule::Weekly,
+        Schedule::Monthly,
+    ];
+
+    fn base() -> Timestamp {
+        Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+    }
+
+    fn table(
+        name: &str,
+        schedule: Schedule,
+        strategy: Strategy,
+        upstream: &str,
+        batch: usize,
+        window_hours: Option<i64>,
+    ) -> Node {
+        Node::Table(Box::new(Table {
+            name: TableName::parse(name).unwrap(),
+            file: "t.yml".into(),
+            description: None,
+            owner: None,
+            schedule,
+            strategy,
+            time_column: Some("ts".into()),
+            start: base(),
+            window: window_hours.map(|h| crate::time::Duration::from_seconds(h * 3600)),
+            batch_size: Some(batch),
+            unique_key: vec!["id".into()],
+            merge: Default::default(),
+            any_freshness: Default::default(),
+            depends_on: Vec::new(),
+            tags: Vec::new(),
+            readers: Vec::new(),
+            columns: Vec::new(),
+            checks: Vec::new(),
+            exports: Vec::new(),
+            sql: "SELECT 1".into(),
+            sql_path: "t.yml".into(),
+            sql_origin: SqlOrigin::File,
+            upstreams: vec![TableName::parse(upstream).unwrap()],
+            fingerprint: format!("fp-{name}"),
+        }))
+    }
+
+    fn source() -> Node {
+        Node::Source(Source {
+            name: TableName::parse("raw.events").unwrap(),
+            file: "s.yml".into(),
+            description: None,
+            time_column: Some("ts".into()),
+            location: None,
+            freshness: Freshness::Marks,
+            columns: Vec::new(),
+        })
+    }
+
+    /// Records every planned batch as a success, as executing the plan would.
+    fn apply(plan: &Plan, log: &mut LogSnapshot, project: &Project, next_id: &mut i64) {
+        for action in &plan.actions {
+            let t = project.table(&action.table).unwrap();
+            let entry = log.tables.entry(action.table.clone()).or_default();
+            for batch in &action.batches {
+                *next_id += 1;
+                entry
+                    .coverage
+                    .entry(t.fingerprint.clone())
+                    .or_default()
+                    .insert(*batch);
+                let attempt = Attempt {
+                    run_id: *next_id,
+                    action: action.kind.name().into(),
+                    status: RunStatus::Success,
+                    interval: Some(*batch),
+                    fingerprint: t.fingerprint.clone(),
+                    error: None,
+                    finished_at: None,
+                    read_watermark: plan.nodes.get(&action.table).and_then(|p| p.projected),
+                };
+                entry.last_attempt = Some(attempt.clone());
+                entry.last_success = Some(attempt);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn intervals_tile_the_timeline_without_gaps_or_overlaps(s in 0usize..4, hours in 0i64..3000) {
+            let schedule = SCHEDULES[s];
+            let until = base() + Span::hours(hours);
+            let intervals = schedule.intervals(base(), until);
+            for pair in intervals.windows(2) {
+                prop_assert_eq!(pair[0].end, pair[1].start);
+            }
+            prop_assert!(intervals.iter().all(|i| i.start < i.end && i.end <= until));
+            let next_start = intervals.last().map_or(base(), |i| i.end);
+            prop_assert!(schedule.next(next_start) > until, "the next interval has not ended");
+        }
+
+        #[test]
+        fn batches_cover_exactly_the_same_intervals(s in 0usize..3, count in 1usize..400, size in 1usize..50) {
+            let schedule = SCHEDULES[s];
+            let Node::Table(t) = table("core.t", schedule, Strategy::Append, "raw.events", size, None) else { unreachable!() };
+            let mut end = base();
+            for _ in 0..count {
+                end = schedule.next(end);
+            }
+            let range = Interval::new(base(), end).unwrap();
+            let batches = batches(&t, range);
+            let flattened: Vec<Interval> = batches.iter().flat_map(|b| schedule.intervals(b.start, b.end)).collect();
+            prop_assert_eq!(flattened, schedule.intervals(base(), end));
+            prop_assert!(batches.iter().all(|b| count_intervals(&t, *b) <= size));
+        }
+
+        #[test]
+        fn interval_sets_agree_with_a_naive_union(ranges in proptest::collection::vec((0i64..200, 1i64..30), 0..20)) {
+            let mut set = IntervalSet::default();
+            let mut hours = std::collections::BTreeSet::new();
+            for (start, len) in &ranges {
+                set.insert(Interval::new(base() + Span::hours(*start), base() + Span::hours(start + len)).unwrap());
+                hours.extend(*start..start + len);
+            }
+            for h in 0..240 {
+                let hour = Interval::new(base() + Span::hours(h), base() + Span::hours(h + 1)).unwrap();
+                prop_assert_eq!(set.contains(&hour), hours.contains(&h));
+            }
+        }
+
+        #[test]
+        fn plans_respect_watermarks_are_deterministic_and_idempotent(
+            watermark_hours in 0i64..1500, now_hours in 0i64..1500, built_hours in 0i64..400,
+            s in 0usize..4, strategy in 0usize..3, batch in 1usize..40, window in proptest::option::of(1i64..100),
+        ) {
+            let strategy = [Strategy::Append, Strategy::Merge, Strategy::Replace][strategy];
+            let nodes = vec![
+                source(),
+                table("hourly.h", Schedule::Hourly, Strategy::Append, "raw.events", batch, None),
+                table("down.d", SCHEDULES[s], strategy, "hourly.h", batch, window),
+            ];
+            let project = Project::from_nodes(Path::new("."), Config::default_for(Path::new(".")), nodes);
+            let (dag, _) = Dag::build(&project);
+            let sources = HashMap::from([(TableName::parse("raw.events").unwrap(), base() + Span::hours(watermark_hours))]);
+            let now = base() + Span::hours(now_hours);
+            let mut log = LogSnapshot::default();
+            let mut next_id = 0;
+            if built_hours > 0 {
+                let built = Interval::new(base(), base() + Span::hours(built_hours)).unwrap();
+                let pre = Plan { actions: vec![Action { table: TableName::parse("hourly.h").unwrap(), kind: ActionKind::Create, batches: vec![built], reason: String::new() }], ..Plan::default() };
+                apply(&pre, &mut log, &project, &mut next_id);
+            }
+            let input = |log: &'_ LogSnapshot| -> Plan {
+                plan(&PlanInput { project: &project, dag: &dag, log, source_watermarks: &sources, now, selection: None, failures_persist: false, request: None })
+            };
+            let first = input(&log);
+            prop_assert_eq!(&first.actions, &input(&log).actions, "planning is deterministic");
+            for action in &first.actions {
+                let upstream_complete = if action.table.as_str() == "hourly.h" {
+                    base() + Span::hours(watermark_hours)
+                } else {
+                    first.nodes[&TableName::parse("hourly.h").unwrap()].projected.unwrap_or(base())
+                };
+                for b in &action.batches {
+                    prop_assert!(b.end <= upstream_complete, "{} ran {:?} before its upstream was complete", action.table, b);
+                    prop_assert!(b.end <= now, "nothing runs before it ends");
+                }
+            }
+            apply(&first, &mut log, &project, &mut next_id);
+            let second = input(&log);
+            prop_assert!(second.actions.is_empty(), "planning the executed plan's log yields no work: {:?}", second.actions);
+        }
+    }
+}

@@ -616,3 +616,47 @@ sql: SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM hourly.events WHERE ts >
         [["168000", "7"]]
     );
 }
+
+#[test]
+fn a_second_concurrent_run_refuses_with_a_clear_message_and_corrupts_nothing() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write(
+        "tables/hourly/counts.yml",
+        &hourly_counts("batch_size: 1\n"),
+    );
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-11 00:00:00", 2);
+    p.cli(&[
+        "source",
+        "mark",
+        "raw.events",
+        "--through",
+        "2024-01-11T00:00:00Z",
+        "--now",
+        "2024-01-11T00:00:00Z",
+    ]);
+    let mut first = p
+        .process(&["run", "--now", "2024-01-11T00:00:00Z"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = first.stderr.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
+    lines.next().expect("the first run has started").unwrap();
+    let second = p
+        .process(&["run", "--now", "2024-01-11T00:00:00Z"])
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        message.contains("another derived process is using"),
+        "{message}"
+    );
+    for line in lines {
+        line.unwrap();
+    }
+    assert!(first.wait().unwrap().success());
+    assert_eq!(p.count("SELECT * FROM hourly.counts"), 240);
+    assert_eq!(p.rows("SELECT sum(events) FROM hourly.counts"), [["480"]]);
+}

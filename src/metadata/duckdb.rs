@@ -29,7 +29,7 @@ impl DuckDbMetadata {
             })?;
         }
         let conn = Connection::open(path)
-            .map_err(|e| MetadataError::Backend(format!("cannot open {}: {e}", path.display())))?;
+            .map_err(|e| MetadataError::Backend(crate::warehouse::duckdb::open_error(path, &e)))?;
         Self::migrate(&conn, &path.display().to_string())?;
         Ok(DuckDbMetadata {
             conn: Mutex::new(conn),

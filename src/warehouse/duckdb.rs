@@ -32,9 +32,7 @@ impl DuckDbWarehouse {
                 WarehouseError::new(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| {
-            WarehouseError::new(format!("cannot open warehouse {}: {e}", path.display()))
-        })?;
+        let conn = Connection::open(path).map_err(|e| WarehouseError::new(open_error(path, &e)))?;
         conn.execute_batch(SETUP).map_err(err)?;
         Ok(DuckDbWarehouse {
             base: Mutex::new(conn),
@@ -94,6 +92,26 @@ impl DuckDbWarehouse {
             .unwrap_or_else(|e| e.into_inner())
             .push(conn);
         result
+    }
+}
+
+/// Why a DuckDB file could not be opened; another process holding it gets a
+/// message that says what to do.
+pub fn open_error(path: &Path, e: &::duckdb::Error) -> String {
+    let text = e.to_string();
+    if text.contains("Could not set lock") {
+        let holder = text
+            .split("Conflicting lock is held in ")
+            .nth(1)
+            .map(|s| format!(" ({})", s.trim()))
+            .unwrap_or_default();
+        format!(
+            "another derived process is using {}{holder}; wait for it to finish and run again. \
+             A DuckDB project admits one writing process at a time",
+            path.display()
+        )
+    } else {
+        format!("cannot open {}: {text}", path.display())
     }
 }
 
