@@ -6,6 +6,7 @@
 
 pub mod checks;
 pub mod ci;
+#[cfg(feature = "duckdb")]
 pub mod cli;
 pub mod dag;
 pub mod docs;

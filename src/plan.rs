@@ -422,13 +422,8 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
     let (table, log) = (s.table, s.log);
     let empty = IntervalSet::default();
     let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
-    let watermark = coverage.covered_through(table.start);
-    let mut projection = Projection {
-        watermark,
-        projected: watermark,
-        built: log.last_success.is_some(),
-        ..Projection::default()
-    };
+    let mut projection = interval_projection(table, log, coverage);
+    let watermark = projection.watermark;
     let Some(ready_end) = s.ready_end else {
         return (projection, Vec::new());
     };
@@ -451,19 +446,7 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
         None => None,
     };
     if let Some(reason) = rebuild_reason {
-        let Some(range) = Interval::new(table.start, ready_end) else {
-            return (projection, Vec::new());
-        };
-        projection.projected = Some(ready_end);
-        return (
-            projection,
-            vec![action(
-                table,
-                ActionKind::Rebuild,
-                batches(table, range),
-                reason,
-            )],
-        );
+        return rebuild_from_start(table, ready_end, reason, projection);
     }
     // Merge applies intervals in order: only what follows the applied prefix.
     let Some(missing) = Interval::new(watermark.unwrap_or(table.start), ready_end) else {
@@ -474,17 +457,45 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
     (projection, vec![new_intervals(table, log, &[missing])])
 }
 
-fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
-    let (table, log) = (s.table, s.log);
-    let empty = IntervalSet::default();
-    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+/// What an append or merge table's log says: complete through the end of its
+/// contiguous coverage from `start`.
+fn interval_projection(table: &Table, log: &TableLog, coverage: &IntervalSet) -> Projection {
     let watermark = coverage.covered_through(table.start);
-    let mut projection = Projection {
+    Projection {
         watermark,
         projected: watermark,
         built: log.last_success.is_some(),
         ..Projection::default()
+    }
+}
+
+/// Every ready interval from `start` again, into a fresh table swapped in at the end.
+fn rebuild_from_start(
+    table: &Table,
+    ready_end: Timestamp,
+    reason: String,
+    mut projection: Projection,
+) -> (Projection, Vec<Action>) {
+    let Some(range) = Interval::new(table.start, ready_end) else {
+        return (projection, Vec::new());
     };
+    projection.projected = Some(ready_end);
+    (
+        projection,
+        vec![action(
+            table,
+            ActionKind::Rebuild,
+            batches(table, range),
+            reason,
+        )],
+    )
+}
+
+fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
+    let (table, log) = (s.table, s.log);
+    let empty = IntervalSet::default();
+    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+    let mut projection = interval_projection(table, log, coverage);
     let Some(ready_end) = s.ready_end else {
         return (projection, Vec::new());
     };
@@ -495,19 +506,7 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
         _ => None,
     };
     if let Some(reason) = rebuild_reason {
-        let Some(range) = Interval::new(table.start, ready_end) else {
-            return (projection, Vec::new());
-        };
-        projection.projected = Some(ready_end);
-        return (
-            projection,
-            vec![action(
-                table,
-                ActionKind::Rebuild,
-                batches(table, range),
-                reason,
-            )],
-        );
+        return rebuild_from_start(table, ready_end, reason, projection);
     }
     let mut actions = Vec::new();
     let mut rerun = IntervalSet::default();

@@ -3,6 +3,7 @@
 //! Freshness, lineage, repair and backfill decisions are all queries over this
 //! log. A row is inserted as `running` and completed exactly once.
 
+#[cfg(feature = "duckdb")]
 pub mod duckdb;
 
 use crate::checks::CheckOutcome;

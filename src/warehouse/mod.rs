@@ -2,6 +2,7 @@
 //! every dialect difference (how replace, append and merge are written) lives
 //! inside the backend's module.
 
+#[cfg(feature = "duckdb")]
 pub mod duckdb;
 
 use crate::checks::{CheckOutcome, PreparedCheck};
