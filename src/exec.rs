@@ -11,7 +11,7 @@ use crate::plan::{Action, ActionKind, Blocked, Plan};
 use crate::project::template::RenderContext;
 use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
 use crate::time::{Interval, IntervalSet, Timestamp};
-use crate::warehouse::{PhysicalName, Warehouse, WriteRequest};
+use crate::warehouse::{JobUsage, PhysicalName, Warehouse, WriteRequest};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Condvar, Mutex};
@@ -87,12 +87,19 @@ pub fn recover_abandoned(
     let committed = warehouse.committed(&ids)?;
     for run in &running {
         match committed.get(&run.run_id) {
-            Some(&rows) => metadata.finish_run(run.run_id, RunStatus::Success, Some(rows as i64), None)?,
+            Some(&rows) => metadata.finish_run(
+                run.run_id,
+                RunStatus::Success,
+                Some(rows as i64),
+                None,
+                JobUsage::default(),
+            )?,
             None => metadata.finish_run(
                 run.run_id,
                 RunStatus::Failed,
                 None,
                 Some("abandoned: the process running it stopped before it finished; its interval runs again"),
+                JobUsage::default(),
             )?,
         }
     }
@@ -443,6 +450,7 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
             outcome.status,
             outcome.rows_written.map(|r| r as i64),
             outcome.error.as_deref(),
+            JobUsage::default(),
         );
         outcome.seconds = started.elapsed().as_secs_f64();
         ctx.progress.finished(&outcome);
@@ -609,7 +617,10 @@ fn run_unit(
             .zip(batches)
             .map(|((sql, checks), &batch)| WriteRequest {
                 run_id,
+                table: &table.name,
+                env: ctx.env,
                 target: &target,
+                schedule: table.schedule,
                 strategy: table.strategy,
                 sql,
                 interval: batch,
@@ -631,6 +642,7 @@ fn run_unit(
         Ok(written) => written.checks.clone(),
         Err((_, checks)) => checks.clone(),
     };
+    let usage = result.as_ref().map_or(JobUsage::default(), |w| w.usage);
     if let Err(e) = ctx
         .metadata
         .record_checks(run_id, &table.name, ctx.env, &checks)
@@ -666,6 +678,7 @@ fn run_unit(
         outcome.status,
         outcome.rows_written.map(|r| r as i64),
         outcome.error.as_deref(),
+        usage,
     );
     if let Err(e) = finish {
         outcome.status = RunStatus::Failed;
@@ -800,5 +813,57 @@ mod tests {
             rename_tables("FROM xcore.users, Core.Users", &renames),
             "FROM xcore.users, dev__core.users"
         );
+    }
+}
+
+/// What a warehouse said about one table's query without running it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRun {
+    pub table: String,
+    pub bytes: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Dry-runs every table's query for its latest interval (in parallel, at most
+/// `parallel` at once), as it would run in production.
+pub fn dry_run(
+    project: &Project,
+    warehouse: &dyn Warehouse,
+    now: Timestamp,
+    parallel: usize,
+) -> Vec<DryRun> {
+    use rayon::prelude::*;
+    let tables: Vec<&Table> = project.tables().collect();
+    let one = |table: &&Table| {
+        let interval = table
+            .schedule
+            .last_interval(table.start, now)
+            .unwrap_or_else(|| table.schedule.interval_at(table.start));
+        let this = PhysicalName::of(&table.name, "prod").sql();
+        let render = RenderContext {
+            input: table.input_range(interval),
+            interval,
+            this: &this,
+            env: "prod",
+            is_first_build: false,
+            rows: None,
+        };
+        let result = project
+            .renderer
+            .render(&table.sql, &render)
+            .map_err(|e| e.message)
+            .and_then(|sql| warehouse.dry_run(&sql, &table.name).map_err(|e| e.message));
+        DryRun {
+            table: table.name.to_string(),
+            bytes: result.as_ref().ok().copied().flatten(),
+            error: result.err(),
+        }
+    };
+    match rayon::ThreadPoolBuilder::new()
+        .num_threads(parallel.max(1))
+        .build()
+    {
+        Ok(pool) => pool.install(|| tables.par_iter().map(one).collect()),
+        Err(_) => tables.iter().map(one).collect(),
     }
 }

@@ -7,33 +7,22 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 const NOW: &str = "2024-02-05T02:00:00Z";
 
-fn copy_tree(from: &Path, to: &Path) {
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     for entry in walkdir::WalkDir::new(from)
         .into_iter()
         .filter_map(Result::ok)
     {
-        let relative = entry.path().strip_prefix(from).unwrap();
-        let target = to.join(relative);
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&target).unwrap();
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
-}
-
-fn example() -> TestProject {
-    let p = TestProject::new();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    copy_tree(&repo.join("tables"), &p.root().join("tables"));
-    copy_tree(&repo.join("data"), &p.root().join("data"));
-    std::fs::copy(repo.join("derived.yml"), p.root().join("derived.yml")).unwrap();
-    p
 }
 
 fn table_names(p: &TestProject) -> Vec<String> {
@@ -124,7 +113,7 @@ fn assert_recovered(
 
 #[test]
 fn killed_runs_backfills_and_rebuilds_recover_to_a_clean_build() {
-    let clean = example();
+    let clean = example_project();
     assert_eq!(clean.cli(&["run", "--now", NOW]).code, 0);
     let tables = table_names(&clean);
     let reference = contents(&clean, &tables);
@@ -150,7 +139,7 @@ fn killed_runs_backfills_and_rebuilds_recover_to_a_clean_build() {
     let mut random = Lcg(20241123);
     let mut kills = 0;
     for round in 0..66 {
-        let p = example();
+        let p = example_project();
         let (command, first_build): (&[&str], bool) = match round % 3 {
             0 => (&run, true),
             1 => (&backfill, false),

@@ -10,20 +10,7 @@ const EXAMPLE_NOW: &str = "2024-02-05T02:00:00Z";
 
 /// A copy of the repository's example project, built once.
 fn example() -> TestProject {
-    let p = TestProject::new();
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for entry in walkdir::WalkDir::new(repo.join("tables"))
-        .into_iter()
-        .chain(walkdir::WalkDir::new(repo.join("data")))
-        .filter_map(Result::ok)
-    {
-        if entry.file_type().is_file() {
-            let relative = entry.path().strip_prefix(repo).unwrap();
-            std::fs::create_dir_all(p.root().join(relative).parent().unwrap()).unwrap();
-            std::fs::copy(entry.path(), p.root().join(relative)).unwrap();
-        }
-    }
-    std::fs::copy(repo.join("derived.yml"), p.root().join("derived.yml")).unwrap();
+    let p = example_project();
     let run = p.cli(&["run", "--now", EXAMPLE_NOW]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     p

@@ -45,7 +45,12 @@ pub enum Format {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Load, render and parse every definition; report every problem.
-    Validate,
+    Validate {
+        /// Also dry-run every table's query on the warehouse (BigQuery): errors
+        /// and the bytes each would scan.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print the dependency DAG.
     Dag {
         #[arg(long)]

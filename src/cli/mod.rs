@@ -13,11 +13,16 @@ use crate::dag::{self, Dag};
 use crate::exec::{self, RunContext};
 use crate::git;
 use crate::metadata::duckdb::DuckDbMetadata;
+use crate::metadata::postgres::PostgresMetadata;
 use crate::metadata::{LogSnapshot, MetadataStore};
 use crate::plan::{self, Plan, PlanInput, Request, RequestKind};
 use crate::project::{self, MetadataConfig, Project, TableName, WarehouseConfig};
 use crate::time::{parse_timestamp, Interval, Timestamp};
+use crate::warehouse::bigquery::{
+    BigQueryWarehouse, Connection as BigQueryConnection, Credentials,
+};
 use crate::warehouse::duckdb::DuckDbWarehouse;
+use crate::warehouse::postgres::PostgresWarehouse;
 use crate::warehouse::Warehouse;
 use anyhow::{anyhow, bail, Context, Result};
 use ci_cmd::{ci_command, history_command};
@@ -38,7 +43,7 @@ impl Outcome {
 pub fn run(cli: Cli) -> Result<Outcome> {
     let g = &cli.global;
     match &cli.command {
-        Command::Validate => validate(g),
+        Command::Validate { dry_run } => validate(g, *dry_run),
         Command::Dag { select } => dag_command(g, select.as_deref()),
         Command::Plan { select } => plan_command(g, select.as_deref()),
         Command::Run { select, threads } => run_command(g, select.as_deref(), *threads),
@@ -148,12 +153,30 @@ fn load_valid(g: &Global) -> Result<Loaded> {
     Ok(loaded)
 }
 
-fn validate(g: &Global) -> Result<Outcome> {
+/// BigQuery answers dry runs in parallel; more at once only queue at its quota.
+const DRY_RUNS_AT_ONCE: usize = 8;
+
+fn validate(g: &Global, dry_run: bool) -> Result<Outcome> {
     let Loaded { project, .. } = load(g)?;
-    let stdout = output::validation(&project, g.format);
+    if dry_run && !matches!(project.config.warehouse, WarehouseConfig::BigQuery { .. }) {
+        bail!("--dry-run needs a warehouse that answers dry runs: set `warehouse: {{type: bigquery, ...}}` in derived.yml");
+    }
+    let dry_runs = if dry_run && !project.has_errors() {
+        let warehouse = open_warehouse(&project.config.warehouse, true)?;
+        Some(exec::dry_run(
+            &project,
+            warehouse.as_ref(),
+            now(g)?,
+            DRY_RUNS_AT_ONCE,
+        ))
+    } else {
+        None
+    };
+    let failed = dry_runs.iter().flatten().any(|d| d.error.is_some());
+    let stdout = output::validation(&project, dry_runs.as_deref(), g.format);
     Ok(Outcome {
         stdout,
-        code: u8::from(project.has_errors()),
+        code: u8::from(project.has_errors() || failed),
     })
 }
 
@@ -193,15 +216,57 @@ struct Stores {
     metadata: Box<dyn MetadataStore>,
 }
 
-fn open_stores(project: &Project) -> Result<Stores> {
-    let warehouse: Box<dyn Warehouse> = match &project.config.warehouse {
+fn open_warehouse(config: &WarehouseConfig, read_only: bool) -> Result<Box<dyn Warehouse>> {
+    Ok(match config {
+        WarehouseConfig::DuckDb { path } if read_only => {
+            Box::new(DuckDbWarehouse::open_read_only(path)?)
+        }
         WarehouseConfig::DuckDb { path } => Box::new(DuckDbWarehouse::open(path)?),
-        other => bail!("the {other:?} warehouse is not available in this build; use `warehouse: {{type: duckdb}}`"),
-    };
-    let metadata: Box<dyn MetadataStore> = match &project.config.metadata {
+        WarehouseConfig::BigQuery {
+            project,
+            location,
+            credentials,
+            endpoint,
+        } => {
+            let token = std::env::var("DERIVED_BQ_ACCESS_TOKEN").ok();
+            let credentials = match (token, credentials) {
+                (Some(token), _) => Credentials::Token(token),
+                (None, Some(path)) => Credentials::KeyFile(path.clone()),
+                (None, None) if endpoint.is_some() => Credentials::Token("local".into()),
+                (None, None) => Credentials::ApplicationDefault,
+            };
+            Box::new(BigQueryWarehouse::connect(BigQueryConnection {
+                project,
+                location: location.as_deref(),
+                endpoint: endpoint.as_deref(),
+                credentials,
+            })?)
+        }
+        WarehouseConfig::Postgres { url } => Box::new(PostgresWarehouse::connect(url)?),
+    })
+}
+
+/// The metadata store of `derived.yml`; `DERIVED_METADATA_URL` (a PostgreSQL
+/// URL) overrides it, so that workers can share a store without editing files.
+fn open_metadata(config: &MetadataConfig) -> Result<Box<dyn MetadataStore>> {
+    if let Ok(url) = std::env::var("DERIVED_METADATA_URL") {
+        let schema = match config {
+            MetadataConfig::Postgres { schema, .. } => schema.as_str(),
+            MetadataConfig::DuckDb { .. } => "derived",
+        };
+        return Ok(Box::new(PostgresMetadata::connect(&url, schema)?));
+    }
+    Ok(match config {
         MetadataConfig::DuckDb { path } => Box::new(DuckDbMetadata::open(path)?),
-        MetadataConfig::Postgres { .. } => bail!("the postgres metadata store is not available in this build; use `metadata: {{type: duckdb}}`"),
-    };
+        MetadataConfig::Postgres { url, schema } => {
+            Box::new(PostgresMetadata::connect(url, schema)?)
+        }
+    })
+}
+
+fn open_stores(project: &Project) -> Result<Stores> {
+    let warehouse = open_warehouse(&project.config.warehouse, false)?;
+    let metadata = open_metadata(&project.config.metadata)?;
     Ok(Stores {
         warehouse,
         metadata,
@@ -341,9 +406,13 @@ fn backfill_command(
             read_watermark: None,
         };
         let run_id = stores.metadata.begin_run(&marker)?;
-        stores
-            .metadata
-            .finish_run(run_id, crate::metadata::RunStatus::Success, None, None)?;
+        stores.metadata.finish_run(
+            run_id,
+            crate::metadata::RunStatus::Success,
+            None,
+            None,
+            crate::warehouse::JobUsage::default(),
+        )?;
         let selection = loaded.dag.all_downstream(&name);
         return execute(
             g,
@@ -591,10 +660,7 @@ fn log_command(
 ) -> Result<Outcome> {
     let root = &g.project;
     let config = project::load(root).config;
-    let MetadataConfig::DuckDb { path } = &config.metadata else {
-        bail!("the postgres metadata store is not available in this build");
-    };
-    let metadata = DuckDbMetadata::open(path)?;
+    let metadata = open_metadata(&config.metadata)?;
     let since = since
         .map(parse_timestamp)
         .transpose()
@@ -605,10 +671,7 @@ fn log_command(
 
 fn query_command(g: &Global, sql: &str) -> Result<Outcome> {
     let config = project::load(&g.project).config;
-    let WarehouseConfig::DuckDb { path } = &config.warehouse else {
-        bail!("only the duckdb warehouse is available in this build");
-    };
-    let warehouse = DuckDbWarehouse::open_read_only(path)?;
+    let warehouse = open_warehouse(&config.warehouse, true)?;
     let result = warehouse.query(sql).context("query failed")?;
     Ok(Outcome::ok(output::query(&result, g.format)))
 }

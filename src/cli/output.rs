@@ -2,7 +2,7 @@
 
 use super::{Format, Loaded};
 use crate::checks::{CheckOutcome, CheckSeverity};
-use crate::exec::RunReport;
+use crate::exec::{DryRun, RunReport};
 use crate::metadata::{LogSnapshot, RunId, RunRecord, RunStatus};
 use crate::plan::Plan;
 use crate::project::diagnostic::{render_text, to_json};
@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::fmt::Write;
 
-pub fn validation(project: &Project, format: Format) -> String {
+pub fn validation(project: &Project, dry_runs: Option<&[DryRun]>, format: Format) -> String {
     let tables = project.tables().count();
     let sources = project.sources().count();
     let errors: Vec<_> = project
@@ -28,30 +28,77 @@ pub fn validation(project: &Project, format: Format) -> String {
         .iter()
         .filter(|d| d.severity == Severity::Warning)
         .collect();
+    let failed_dry_runs = dry_runs
+        .unwrap_or_default()
+        .iter()
+        .filter(|d| d.error.is_some())
+        .count();
+    let ok = errors.is_empty() && failed_dry_runs == 0;
     if format == Format::Json {
         let as_json = |list: &[&crate::project::Diagnostic]| -> Vec<_> {
             list.iter()
                 .map(|d| to_json(d, &project.files, &project.root))
                 .collect()
         };
-        let value = json!({
-            "ok": errors.is_empty(),
+        let mut value = json!({
+            "ok": ok,
             "tables": tables,
             "sources": sources,
             "errors": as_json(&errors),
             "warnings": as_json(&warnings),
         });
+        if let Some(dry_runs) = dry_runs {
+            value["dry_run"] = json!(dry_runs);
+        }
         return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
     }
     let mut out = render_text(&project.diagnostics, &project.files, &project.root);
+    for dry_run in dry_runs.unwrap_or_default() {
+        let table = TableName::parse(&dry_run.table)
+            .ok()
+            .and_then(|name| project.table(&name))
+            .map(|t| t.file.display().to_string())
+            .unwrap_or_default();
+        let _ = match (&dry_run.error, dry_run.bytes) {
+            (Some(error), _) => writeln!(out, "error: {}: {error}\n  --> {table}", dry_run.table),
+            (None, Some(bytes)) => {
+                writeln!(out, "{}: would scan {}", dry_run.table, bytes_text(bytes))
+            }
+            (None, None) => writeln!(out, "{}: ok", dry_run.table),
+        };
+    }
+    if let Some(dry_runs) = dry_runs {
+        let total: u64 = dry_runs.iter().filter_map(|d| d.bytes).sum();
+        let _ = writeln!(
+            out,
+            "dry run: {} table(s), {failed_dry_runs} failed, {} in all",
+            dry_runs.len(),
+            bytes_text(total)
+        );
+    }
     let _ = writeln!(
         out,
         "{}: {tables} tables, {sources} sources, {} error(s), {} warning(s)",
-        if errors.is_empty() { "ok" } else { "invalid" },
-        errors.len(),
+        if ok { "ok" } else { "invalid" },
+        errors.len() + failed_dry_runs,
         warnings.len()
     );
     out
+}
+
+fn bytes_text(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 #[derive(Serialize)]

@@ -97,8 +97,10 @@ impl OnlineStore for PostgresStore {
             .map(|(c, t)| format!("{} {}", quote(c), column_type(t)))
             .collect();
         let keys: Vec<String> = export.key.iter().map(|k| quote(k)).collect();
+        // One multi-statement batch is one transaction; the lock keeps concurrent
+        // exporters from racing to create the same schema.
         let mut setup = format!(
-            "CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {target} ({}, PRIMARY KEY ({}));",
+            "SELECT pg_advisory_xact_lock(hashtext('derived.export.setup')); CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {target} ({}, PRIMARY KEY ({}));",
             quote(&self.schema),
             defs.join(", "),
             keys.join(", ")

@@ -11,6 +11,10 @@ use std::sync::Mutex;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/duckdb/0001_runs.sql")),
     (2, include_str!("../../migrations/duckdb/0002_checks.sql")),
+    (
+        3,
+        include_str!("../../migrations/duckdb/0003_job_usage.sql"),
+    ),
 ];
 
 pub struct DuckDbMetadata {
@@ -77,7 +81,7 @@ impl DuckDbMetadata {
 }
 
 const RECORD_COLUMNS: &str = "run_id, table_name, env, action, epoch_us(interval_start), epoch_us(interval_end), status, \
-     epoch_us(started_at), epoch_us(finished_at), fingerprint, git_commit, triggered_by, epoch_us(as_of), rows_written, error, sql, upstream_runs";
+     epoch_us(started_at), epoch_us(finished_at), fingerprint, git_commit, triggered_by, epoch_us(as_of), rows_written, error, sql, upstream_runs, bytes_processed, slot_ms";
 
 fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
     let upstream: String = row.get(16)?;
@@ -99,6 +103,8 @@ fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
         error: row.get(14)?,
         sql: row.get(15)?,
         upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
+        bytes_processed: row.get(17)?,
+        slot_ms: row.get(18)?,
         checks: Vec::new(),
     })
 }
@@ -216,12 +222,22 @@ impl MetadataStore for DuckDbMetadata {
         status: RunStatus,
         rows_written: Option<i64>,
         error: Option<&str>,
+        usage: JobUsage,
     ) -> Result<()> {
+        let number = |n: Option<u64>| n.map(|n| n as i64);
         self.conn()
             .execute(
-                "UPDATE runs SET status = ?, finished_at = make_timestamp(?), rows_written = ?, error = ? \
-                 WHERE run_id = ? AND status = 'running'",
-                params![status.name(), now_micros(), rows_written, error, run_id],
+                "UPDATE runs SET status = ?, finished_at = make_timestamp(?), rows_written = ?, error = ?, \
+                 bytes_processed = ?, slot_ms = ? WHERE run_id = ? AND status = 'running'",
+                params![
+                    status.name(),
+                    now_micros(),
+                    rows_written,
+                    error,
+                    number(usage.bytes_processed),
+                    number(usage.slot_ms),
+                    run_id
+                ],
             )
             .map_err(backend)?;
         Ok(())

@@ -5,10 +5,12 @@
 
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
+pub mod postgres;
 
 use crate::checks::CheckOutcome;
 use crate::project::TableName;
 use crate::time::{Interval, IntervalSet, Timestamp};
+use crate::warehouse::JobUsage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -90,6 +92,12 @@ pub struct RunRecord {
     pub error: Option<String>,
     pub sql: Option<String>,
     pub upstream_runs: Vec<UpstreamRun>,
+    /// Bytes the warehouse processed for the run, where it reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes_processed: Option<i64>,
+    /// Slot milliseconds the run used (BigQuery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot_ms: Option<i64>,
     /// What the run's checks found.
     pub checks: Vec<CheckOutcome>,
 }
@@ -163,6 +171,7 @@ pub trait MetadataStore: Send + Sync {
         status: RunStatus,
         rows_written: Option<i64>,
         error: Option<&str>,
+        usage: JobUsage,
     ) -> Result<()>;
     /// The log summarized for planning. `slack` is the longest input window of any
     /// table: runs that far from a rewritten range are returned as `nearby_runs`.

@@ -16,6 +16,8 @@ pub enum WarehouseConfig {
         project: String,
         location: Option<String>,
         credentials: Option<PathBuf>,
+        /// The REST API's base URL when not Google's (an emulator, a test server).
+        endpoint: Option<String>,
     },
     Postgres {
         url: String,
@@ -155,6 +157,7 @@ pub fn load(root: &Path, file: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
                     .unwrap_or_default(),
                 location: reader.string(w, scope, "location"),
                 credentials: reader.string(w, scope, "credentials").map(|p| root.join(p)),
+                endpoint: reader.string(w, scope, "endpoint"),
             },
             Some("postgres") => WarehouseConfig::Postgres {
                 url: reader

@@ -198,7 +198,11 @@ fn write_into(
             let rows = write_replace(c, request)?;
             let checks = run_checks(c, &request.target.sql(), request.checks)?;
             finish(c, rows)?;
-            Ok(WriteOutcome { rows, checks })
+            Ok(WriteOutcome {
+                rows,
+                checks,
+                usage: JobUsage::default(),
+            })
         });
     }
     let staged = in_transaction(conn, |c| stage(c, request));
@@ -213,7 +217,11 @@ fn write_into(
                     _ => apply_merge(c, request, staged)?,
                 };
                 finish(c, rows)?;
-                Ok(WriteOutcome { rows, checks })
+                Ok(WriteOutcome {
+                    rows,
+                    checks,
+                    usage: JobUsage::default(),
+                })
             })
         });
     if let Ok(staged) = staged {
@@ -610,6 +618,7 @@ impl Warehouse for DuckDbWarehouse {
             Ok(WriteOutcome {
                 rows: swapped?,
                 checks,
+                usage: JobUsage::default(),
             })
         })
     }

@@ -2,13 +2,15 @@
 //! every dialect difference (how replace, append and merge are written) lives
 //! inside the backend's module.
 
+pub mod bigquery;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
+pub mod postgres;
 
 use crate::checks::{CheckOutcome, PreparedCheck};
 use crate::metadata::RunId;
 use crate::project::{Column, MergeRule, Source, Strategy, TableName};
-use crate::time::{Interval, Timestamp};
+use crate::time::{Interval, Schedule, Timestamp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -62,7 +64,12 @@ pub fn quote(ident: &str) -> String {
 #[derive(Clone, Copy)]
 pub struct WriteRequest<'a> {
     pub run_id: RunId,
+    /// The table being written and its environment, for job labels and messages.
+    pub table: &'a TableName,
+    pub env: &'a str,
     pub target: &'a PhysicalName,
+    /// Sets the partition grain where the warehouse partitions by time.
+    pub schedule: Schedule,
     pub strategy: Strategy,
     pub sql: &'a str,
     /// The interval (or batch) the rows must fall in, for append.
@@ -103,6 +110,25 @@ impl WarehouseError {
 pub struct WriteOutcome {
     pub rows: u64,
     pub checks: Vec<CheckOutcome>,
+    pub usage: JobUsage,
+}
+
+/// What a write cost, where the warehouse reports it (BigQuery).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobUsage {
+    pub bytes_processed: Option<u64>,
+    pub slot_ms: Option<u64>,
+}
+
+impl JobUsage {
+    pub fn add(&mut self, other: JobUsage) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.bytes_processed = sum(self.bytes_processed, other.bytes_processed);
+        self.slot_ms = sum(self.slot_ms, other.slot_ms);
+    }
 }
 
 pub type Result<T> = std::result::Result<T, WarehouseError>;
@@ -130,4 +156,12 @@ pub trait Warehouse: Send + Sync {
     /// Drops every table of a non-production environment.
     fn drop_env(&self, env: &str) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
+    /// Checks a query without running it; the bytes it would scan where the
+    /// warehouse knows (`validate --dry-run`).
+    fn dry_run(&self, sql: &str, table: &TableName) -> Result<Option<u64>> {
+        let _ = (sql, table);
+        Err(WarehouseError::new(
+            "dry runs need a warehouse that supports them (bigquery)",
+        ))
+    }
 }

@@ -199,3 +199,31 @@ pub fn events_project() -> TestProject {
     p.write("tables/daily/counts.yml", DAILY_COUNTS);
     p
 }
+
+/// Copies every file under `from` (a folder of the repository, e.g.
+/// `examples/bigquery`) to the same relative path in the project.
+pub fn copy_from_repo(project: &TestProject, from: &str, to: &str) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = repo.join(from);
+    for entry in walkdir::WalkDir::new(&source)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        if entry.file_type().is_file() {
+            let relative = entry.path().strip_prefix(&source).unwrap();
+            let target = project.root().join(to).join(relative);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the repository's example warehouse (tables, data, derived.yml).
+pub fn example_project() -> TestProject {
+    let p = TestProject::new();
+    copy_from_repo(&p, "tables", "tables");
+    copy_from_repo(&p, "data", "data");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(repo.join("derived.yml"), p.root().join("derived.yml")).unwrap();
+    p
+}

@@ -1,0 +1,482 @@
+//! The metadata log in PostgreSQL: the store that several processes on several
+//! machines share. Same log, same queries as the embedded store; each store
+//! lives in a schema of its own (`metadata: {type: postgres, url, schema}`).
+
+use super::*;
+use crate::checks::CheckSeverity;
+use chrono::{DateTime, Utc};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row};
+
+/// Schema migrations, applied in order under an advisory lock; the store
+/// records the highest applied.
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_runs.sql")),
+    (2, include_str!("../../migrations/postgres/0002_checks.sql")),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_job_usage.sql"),
+    ),
+];
+
+pub struct PostgresMetadata {
+    client: Client,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn backend(e: tokio_postgres::Error) -> MetadataError {
+    MetadataError::Backend(match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => e.to_string(),
+    })
+}
+
+/// Identifiers from `derived.yml` are quoted, never trusted.
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+const RECORD_COLUMNS: &str = "run_id, table_name, env, action, interval_start, interval_end, status, \
+     started_at, finished_at, fingerprint, git_commit, triggered_by, as_of, rows_written, error, sql, upstream_runs, \
+     bytes_processed, slot_ms";
+
+fn record(row: &Row) -> RunRecord {
+    let upstream: String = row.get(16);
+    RunRecord {
+        run_id: row.get(0),
+        table_name: row.get(1),
+        env: row.get(2),
+        action: row.get(3),
+        interval_start: row.get(4),
+        interval_end: row.get(5),
+        status: RunStatus::parse(row.get(6)),
+        started_at: row.get(7),
+        finished_at: row.get(8),
+        fingerprint: row.get(9),
+        git_commit: row.get(10),
+        triggered_by: row.get(11),
+        as_of: row.get(12),
+        rows_written: row.get(13),
+        error: row.get(14),
+        sql: row.get(15),
+        upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
+        bytes_processed: row.get(17),
+        slot_ms: row.get(18),
+        checks: Vec::new(),
+    }
+}
+
+fn interval_of(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Interval> {
+    Interval::new(start?, end?)
+}
+
+impl PostgresMetadata {
+    /// Connects, creates the schema when missing and migrates it to this version.
+    pub fn connect(url: &str, schema: &str) -> Result<PostgresMetadata> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| MetadataError::Backend(e.to_string()))?;
+        let (client, connection) = runtime
+            .block_on(tokio_postgres::connect(url, NoTls))
+            .map_err(|e| {
+                MetadataError::Backend(format!(
+                    "cannot connect to the metadata store at {url}: {e}"
+                ))
+            })?;
+        runtime.spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!("metadata store connection closed: {e}");
+            }
+        });
+        let store = PostgresMetadata { client, runtime };
+        store.migrate(schema, url)?;
+        Ok(store)
+    }
+
+    fn migrate(&self, schema: &str, url: &str) -> Result<()> {
+        self.runtime.block_on(async {
+            let c = &self.client;
+            c.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}",
+                s = quote(schema)
+            ))
+            .await
+            .map_err(backend)?;
+            // Several workers may start at once: one migrates, the others wait.
+            c.batch_execute("BEGIN").await.map_err(backend)?;
+            let migrated = async {
+                c.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('derived.migrate.' || current_schema()))",
+                    &[],
+                )
+                .await?;
+                c.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+                )
+                .await?;
+                let current: i64 = c
+                    .query_one("SELECT coalesce(max(version), 0) FROM schema_version", &[])
+                    .await?
+                    .get(0);
+                Ok::<i64, tokio_postgres::Error>(current)
+            }
+            .await;
+            let current = match migrated {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    return Err(backend(e));
+                }
+            };
+            let known = MIGRATIONS.last().map_or(0, |m| m.0);
+            if current > known {
+                let _ = c.batch_execute("ROLLBACK").await;
+                return Err(MetadataError::TooNew {
+                    location: format!("{url} (schema {schema})"),
+                    found: current,
+                    known,
+                });
+            }
+            for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+                let applied = c
+                    .batch_execute(&format!(
+                        "{sql};\nINSERT INTO schema_version VALUES ({version})"
+                    ))
+                    .await;
+                if let Err(e) = applied {
+                    let _ = c.batch_execute("ROLLBACK").await;
+                    return Err(backend(e));
+                }
+            }
+            c.batch_execute("COMMIT").await.map_err(backend)
+        })
+    }
+
+    fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.runtime
+            .block_on(self.client.query(sql, params))
+            .map_err(backend)
+    }
+
+    fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.runtime
+            .block_on(self.client.execute(sql, params))
+            .map_err(backend)
+    }
+
+    /// The schema version the store is at.
+    pub fn version(&self) -> Result<i64> {
+        Ok(self
+            .query("SELECT max(version) FROM schema_version", &[])?
+            .first()
+            .and_then(|r| r.get::<_, Option<i64>>(0))
+            .unwrap_or(0))
+    }
+
+    fn load_rewrites(
+        &self,
+        env: &str,
+        slack: crate::time::Duration,
+        snapshot: &mut LogSnapshot,
+    ) -> Result<()> {
+        let actions: Vec<String> = REWRITE_ACTIONS.iter().map(|a| a.to_string()).collect();
+        for row in self.query(
+            "SELECT table_name, run_id, interval_start, interval_end FROM runs
+             WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL ORDER BY run_id",
+            &[&env, &actions],
+        )? {
+            if let Some(interval) = interval_of(row.get(2), row.get(3)) {
+                snapshot.rewrites.push(Rewrite {
+                    table: TableName::from_reference(row.get(0)),
+                    run_id: row.get(1),
+                    interval,
+                });
+            }
+        }
+        if snapshot.rewrites.is_empty() {
+            return Ok(());
+        }
+        let slack = slack.seconds() as f64;
+        for row in self.query(
+            "WITH w AS (SELECT DISTINCT interval_start AS s, interval_end AS e FROM runs
+                        WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL)
+             SELECT table_name, run_id, interval_start, interval_end FROM runs t
+             WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
+               AND EXISTS (SELECT 1 FROM w WHERE w.s < t.interval_end
+                                             AND w.e > t.interval_start - make_interval(secs => $3))",
+            &[&env, &actions, &slack],
+        )? {
+            if let Some(interval) = interval_of(row.get(2), row.get(3)) {
+                snapshot
+                    .tables
+                    .entry(TableName::from_reference(row.get(0)))
+                    .or_default()
+                    .nearby_runs
+                    .push((row.get(1), interval));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MetadataStore for PostgresMetadata {
+    fn begin_run(&self, run: &NewRun) -> Result<RunId> {
+        let upstream = serde_json::to_string(&run.upstream_runs).unwrap_or_else(|_| "[]".into());
+        let rows = self.query(
+            "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
+             git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark) \
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13) RETURNING run_id",
+            &[
+                &run.table.as_str(),
+                &run.env,
+                &run.action,
+                &run.interval.map(|i| i.start),
+                &run.interval.map(|i| i.end),
+                &Utc::now(),
+                &run.fingerprint,
+                &run.git_commit,
+                &run.triggered_by,
+                &run.as_of,
+                &run.sql,
+                &upstream,
+                &run.read_watermark,
+            ],
+        )?;
+        Ok(rows[0].get(0))
+    }
+
+    fn finish_run(
+        &self,
+        run_id: RunId,
+        status: RunStatus,
+        rows_written: Option<i64>,
+        error: Option<&str>,
+        usage: JobUsage,
+    ) -> Result<()> {
+        let number = |n: Option<u64>| n.map(|n| n as i64);
+        self.execute(
+            "UPDATE runs SET status = $1, finished_at = $2, rows_written = $3, error = $4, \
+             bytes_processed = $5, slot_ms = $6 WHERE run_id = $7 AND status = 'running'",
+            &[
+                &status.name(),
+                &Utc::now(),
+                &rows_written,
+                &error,
+                &number(usage.bytes_processed),
+                &number(usage.slot_ms),
+                &run_id,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn snapshot(&self, env: &str, slack: crate::time::Duration) -> Result<LogSnapshot> {
+        let mut snapshot = LogSnapshot::default();
+        // Successful intervals since each table's last rebuild, merged into islands
+        // per table and fingerprint, as in the embedded store.
+        for row in self.query(
+            "WITH generation AS (
+                SELECT table_name, max(run_id) AS first_run FROM runs
+                WHERE env = $1 AND status = 'success' AND action = 'rebuild' GROUP BY table_name),
+             s AS (
+                SELECT r.table_name, fingerprint, interval_start AS s, interval_end AS e FROM runs r
+                LEFT JOIN generation g ON g.table_name = r.table_name
+                WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
+                  AND r.run_id >= coalesce(g.first_run, 0)),
+             o AS (SELECT *, max(e) OVER (PARTITION BY table_name, fingerprint ORDER BY s, e
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM s),
+             g AS (SELECT *, sum(CASE WHEN prev_end >= s THEN 0 ELSE 1 END)
+                    OVER (PARTITION BY table_name, fingerprint ORDER BY s, e) AS island FROM o)
+             SELECT table_name, fingerprint, min(s), max(e) FROM g GROUP BY table_name, fingerprint, island",
+            &[&env],
+        )? {
+            if let Some(interval) = interval_of(row.get(2), row.get(3)) {
+                snapshot
+                    .tables
+                    .entry(TableName::from_reference(row.get(0)))
+                    .or_default()
+                    .coverage
+                    .entry(row.get(1))
+                    .or_default()
+                    .insert(interval);
+            }
+        }
+        for row in self.query(
+            "SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 0 AS kind
+                FROM runs WHERE env = $1 AND action <> 'export' ORDER BY table_name, run_id DESC) a
+             UNION ALL
+             SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 1 AS kind
+                FROM runs WHERE env = $1 AND status = 'success' AND action <> 'export' ORDER BY table_name, run_id DESC) b
+             UNION ALL
+             SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 2 AS kind
+                FROM runs WHERE env = $1 AND action = 'export' ORDER BY table_name, run_id DESC) c",
+            &[&env],
+        )? {
+            let attempt = Attempt {
+                run_id: row.get(1),
+                action: row.get(2),
+                status: RunStatus::parse(row.get(3)),
+                interval: interval_of(row.get(4), row.get(5)),
+                fingerprint: row.get(6),
+                error: row.get(7),
+                finished_at: row.get(8),
+                read_watermark: row.get(9),
+            };
+            let log = snapshot
+                .tables
+                .entry(TableName::from_reference(row.get(0)))
+                .or_default();
+            match row.get::<_, i32>(10) {
+                0 => log.last_attempt = Some(attempt),
+                1 => log.last_success = Some(attempt),
+                _ => log.last_export = Some(attempt),
+            }
+        }
+        self.load_rewrites(env, slack, &mut snapshot)?;
+        Ok(snapshot)
+    }
+
+    fn running(&self, env: &str) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM runs WHERE env = $1 AND status = 'running' ORDER BY run_id"),
+                &[&env],
+            )?
+            .iter()
+            .map(record)
+            .collect())
+    }
+
+    fn run(&self, run_id: RunId) -> Result<Option<RunRecord>> {
+        Ok(self
+            .query(
+                &format!("SELECT {RECORD_COLUMNS} FROM runs WHERE run_id = $1"),
+                &[&run_id],
+            )?
+            .first()
+            .map(record))
+    }
+
+    fn log(
+        &self,
+        env: &str,
+        table: Option<&str>,
+        since: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>> {
+        let mut records: Vec<RunRecord> = self
+            .query(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM runs WHERE env = $1 AND ($2::text IS NULL OR table_name = $2) \
+                     AND ($3::timestamptz IS NULL OR started_at >= $3) ORDER BY run_id DESC LIMIT $4"
+                ),
+                &[&env, &table, &since, &(limit as i64)],
+            )?
+            .iter()
+            .map(record)
+            .collect();
+        let ids: Vec<RunId> = records.iter().map(|r| r.run_id).collect();
+        let mut checks = self.check_results(&ids)?;
+        for r in &mut records {
+            r.checks = checks.remove(&r.run_id).unwrap_or_default();
+        }
+        Ok(records)
+    }
+
+    fn mark_source(
+        &self,
+        env: &str,
+        source: &TableName,
+        through: Timestamp,
+        marked_at: Timestamp,
+        by: &str,
+    ) -> Result<()> {
+        self.execute(
+            "INSERT INTO source_marks VALUES ($1, $2, $3, $4, $5)",
+            &[&source.as_str(), &env, &through, &marked_at, &by],
+        )?;
+        Ok(())
+    }
+
+    fn record_checks(
+        &self,
+        run_id: RunId,
+        table: &TableName,
+        env: &str,
+        outcomes: &[CheckOutcome],
+    ) -> Result<()> {
+        for o in outcomes {
+            let sample = serde_json::to_string(&o.sample).unwrap_or_else(|_| "[]".into());
+            self.execute(
+                "INSERT INTO check_results (run_id, table_name, env, check_name, severity, failing_rows, sample, checked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &run_id,
+                    &table.as_str(),
+                    &env,
+                    &o.name,
+                    &o.severity.name(),
+                    &(o.failing_rows as i64),
+                    &sample,
+                    &Utc::now(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn check_results(&self, run_ids: &[RunId]) -> Result<HashMap<RunId, Vec<CheckOutcome>>> {
+        let mut out: HashMap<RunId, Vec<CheckOutcome>> = HashMap::new();
+        if run_ids.is_empty() {
+            return Ok(out);
+        }
+        for row in self.query(
+            "SELECT run_id, check_name, severity, failing_rows, sample FROM check_results \
+             WHERE run_id = ANY($1) ORDER BY run_id, id",
+            &[&run_ids],
+        )? {
+            let severity = if row.get::<_, &str>(2) == "warn" {
+                CheckSeverity::Warn
+            } else {
+                CheckSeverity::Error
+            };
+            out.entry(row.get(0)).or_default().push(CheckOutcome {
+                name: row.get(1),
+                severity,
+                failing_rows: row.get::<_, i64>(3) as u64,
+                sample: serde_json::from_str(row.get(4)).unwrap_or_default(),
+            });
+        }
+        Ok(out)
+    }
+
+    fn environments(&self) -> Result<Vec<(String, Timestamp)>> {
+        Ok(self
+            .query(
+                "SELECT env, max(started_at) FROM runs GROUP BY env ORDER BY env",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn source_marks(&self) -> Result<HashMap<TableName, Timestamp>> {
+        Ok(self
+            .query(
+                "SELECT source, max(through) FROM source_marks GROUP BY source",
+                &[],
+            )?
+            .iter()
+            .map(|r| (TableName::from_reference(r.get(0)), r.get(1)))
+            .collect())
+    }
+}
