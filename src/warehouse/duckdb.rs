@@ -5,7 +5,7 @@
 //! that committed before the metadata log heard about it.
 
 use super::*;
-use crate::checks::{failure_message, CheckSeverity, ROWS, SAMPLE_ROWS};
+use crate::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use crate::time::from_micros;
 use ::duckdb::types::{TimeUnit, Value};
@@ -362,16 +362,7 @@ fn run_checks(
             sample,
         });
     }
-    if let Some(failed) = outcomes
-        .iter()
-        .find(|o| !o.passed() && o.severity == CheckSeverity::Error)
-    {
-        return Err(WarehouseError {
-            message: failure_message(failed),
-            checks: outcomes.clone(),
-        });
-    }
-    Ok(outcomes)
+    checks_passed(outcomes)
 }
 
 fn sample_rows(conn: &Connection, sql: &str) -> Result<Vec<serde_json::Value>> {

@@ -88,6 +88,32 @@ pub struct QueryResult {
     pub rows: Vec<Vec<serde_json::Value>>,
 }
 
+impl QueryResult {
+    /// One JSON object per row, keyed by column name.
+    pub fn into_objects(self) -> Vec<serde_json::Value> {
+        let columns = self.columns;
+        self.rows
+            .into_iter()
+            .map(|row| serde_json::Value::Object(columns.iter().cloned().zip(row).collect()))
+            .collect()
+    }
+}
+
+/// The outcomes of a write's checks, or the error that stops the write when a
+/// check of severity `error` found rows.
+pub fn checks_passed(outcomes: Vec<CheckOutcome>) -> Result<Vec<CheckOutcome>> {
+    match outcomes
+        .iter()
+        .find(|o| !o.passed() && o.severity == crate::checks::CheckSeverity::Error)
+    {
+        Some(failed) => Err(WarehouseError {
+            message: crate::checks::failure_message(failed),
+            checks: outcomes.clone(),
+        }),
+        None => Ok(outcomes),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct WarehouseError {

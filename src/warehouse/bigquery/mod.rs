@@ -9,7 +9,7 @@ pub mod sql;
 pub use jobs::Credentials;
 
 use super::*;
-use crate::checks::{failure_message, CheckSeverity, ROWS, SAMPLE_ROWS};
+use crate::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use jobs::{JobFor, Jobs};
 use sql::{Layout, MergeSpec};
@@ -201,7 +201,7 @@ impl BigQueryWarehouse {
                     .jobs
                     .run(&sql::sample_rows(&query, SAMPLE_ROWS), job, true)?;
                 usage.add(sampled.usage);
-                objects(sampled.result)
+                sampled.result.into_objects()
             } else {
                 Vec::new()
             };
@@ -212,16 +212,7 @@ impl BigQueryWarehouse {
                 sample,
             });
         }
-        if let Some(failed) = outcomes
-            .iter()
-            .find(|o| !o.passed() && o.severity == CheckSeverity::Error)
-        {
-            return Err(WarehouseError {
-                message: failure_message(failed),
-                checks: outcomes.clone(),
-            });
-        }
-        Ok(outcomes)
+        checks_passed(outcomes)
     }
 
     fn first_column(&self, sql: &str) -> Result<Vec<serde_json::Value>> {
@@ -232,14 +223,6 @@ impl BigQueryWarehouse {
             .filter_map(|r| r.into_iter().next())
             .collect())
     }
-}
-
-fn objects(result: QueryResult) -> Vec<serde_json::Value> {
-    result
-        .rows
-        .into_iter()
-        .map(|row| serde_json::Value::Object(result.columns.iter().cloned().zip(row).collect()))
-        .collect()
 }
 
 impl Warehouse for BigQueryWarehouse {

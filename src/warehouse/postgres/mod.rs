@@ -6,7 +6,7 @@
 pub mod sql;
 
 use super::*;
-use crate::checks::{failure_message, CheckSeverity, ROWS, SAMPLE_ROWS};
+use crate::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use sql::MergeSpec;
 use std::sync::Mutex;
@@ -189,14 +189,8 @@ impl Session<'_> {
                 WarehouseError::new(format!("check {} could not run: {}", check.name, e.message))
             })?;
             let sample = if failing > 0 {
-                let result = self.json_rows(&sql::sample_rows(&query, SAMPLE_ROWS))?;
-                result
-                    .rows
-                    .into_iter()
-                    .map(|row| {
-                        serde_json::Value::Object(result.columns.iter().cloned().zip(row).collect())
-                    })
-                    .collect()
+                self.json_rows(&sql::sample_rows(&query, SAMPLE_ROWS))?
+                    .into_objects()
             } else {
                 Vec::new()
             };
@@ -207,16 +201,7 @@ impl Session<'_> {
                 sample,
             });
         }
-        if let Some(failed) = outcomes
-            .iter()
-            .find(|o| !o.passed() && o.severity == CheckSeverity::Error)
-        {
-            return Err(WarehouseError {
-                message: failure_message(failed),
-                checks: outcomes.clone(),
-            });
-        }
-        Ok(outcomes)
+        checks_passed(outcomes)
     }
 
     /// One write in one transaction: stage, check, publish, record.
