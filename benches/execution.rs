@@ -150,6 +150,7 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
         threads: 1,
         progress: &NoProgress,
         env_tables: None,
+        stop: None,
     };
     let report = exec::execute(&ctx, &planned, &snapshot);
     let wall = started.elapsed().as_secs_f64();

@@ -6,7 +6,9 @@
 
 use crate::checks::{failure_message, CheckSeverity, PreparedCheck, Rule, ROWS};
 use crate::dag::Dag;
-use crate::metadata::{MetadataStore, NewRun, RunId, RunStatus, UpstreamRun};
+use crate::metadata::{
+    Leases, MetadataStore, NewRun, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
+};
 use crate::plan::{Action, ActionKind, Blocked, Plan};
 use crate::project::template::RenderContext;
 use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
@@ -14,7 +16,9 @@ use crate::time::{Interval, IntervalSet, Timestamp};
 use crate::warehouse::{JobUsage, PhysicalName, Warehouse, WriteRequest};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 /// Who and what a run is for; the same for every action of one command.
 pub struct RunContext<'a> {
@@ -31,6 +35,8 @@ pub struct RunContext<'a> {
     /// Outside `prod`: the tables read from this environment (None: all of them);
     /// every other name is read from production.
     pub env_tables: Option<&'a BTreeSet<TableName>>,
+    /// Set on shutdown: start nothing new, finish what runs.
+    pub stop: Option<&'a AtomicBool>,
 }
 
 /// Reports progress; the CLI shows a bar on a terminal and plain lines elsewhere.
@@ -70,22 +76,53 @@ pub struct RunReport {
     /// Set when nothing could run at all (e.g. the warehouse refused the schemas).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup_error: Option<String>,
+    /// Planned tables left for later: another worker holds them, the log moved
+    /// on since the plan, an upstream was left for later, or shutdown began.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<Deferred>,
+    /// Time spent taking, checking and releasing leases (several workers only).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lease_seconds: f64,
+}
+
+fn is_zero(seconds: &f64) -> bool {
+    *seconds == 0.0
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Deferred {
+    pub table: TableName,
+    pub reason: String,
 }
 
 /// Closes runs that a dead process left `running`: committed writes become
-/// successes, the rest failures, so their intervals run again.
+/// successes, the rest failures, so their intervals run again. Where the store
+/// has leases, other processes' runs may be live: a dead holder's runs are
+/// closed by whoever next takes the table's lease instead.
 pub fn recover_abandoned(
     metadata: &dyn MetadataStore,
     warehouse: &dyn Warehouse,
     env: &str,
 ) -> anyhow::Result<usize> {
-    let running = metadata.running(env)?;
-    if running.is_empty() {
+    if metadata.leases().is_some() {
         return Ok(0);
+    }
+    let running = metadata.running(env)?;
+    close_abandoned(metadata, warehouse, &running)?;
+    Ok(running.len())
+}
+
+fn close_abandoned(
+    metadata: &dyn MetadataStore,
+    warehouse: &dyn Warehouse,
+    running: &[RunRecord],
+) -> anyhow::Result<()> {
+    if running.is_empty() {
+        return Ok(());
     }
     let ids: Vec<RunId> = running.iter().map(|r| r.run_id).collect();
     let committed = warehouse.committed(&ids)?;
-    for run in &running {
+    for run in running {
         match committed.get(&run.run_id) {
             Some(&rows) => metadata.finish_run(
                 run.run_id,
@@ -98,12 +135,62 @@ pub fn recover_abandoned(
                 run.run_id,
                 RunStatus::Failed,
                 None,
-                Some("abandoned: the process running it stopped before it finished; its interval runs again"),
+                Some(&format!("{ABANDONED}the process running it stopped before it finished; its interval runs again")),
                 JobUsage::default(),
             )?,
         }
     }
-    Ok(running.len())
+    Ok(())
+}
+
+/// Whether this process may run a table now.
+enum Claim<'a> {
+    /// The store has no leases: this process is the only writer.
+    Sole,
+    /// This process holds the table's lease and the log is as planned.
+    Leased(&'a dyn Leases),
+    Deferred(String),
+}
+
+/// Takes the table's lease, then checks that nobody ran the table since the
+/// snapshot the plan came from; runs a dead holder left `running` are closed
+/// and the table is left for the next plan, which sees them.
+fn claim<'a>(ctx: &RunContext<'a>, table: &TableName, seen: Option<RunId>) -> Claim<'a> {
+    let Some(leases) = ctx.metadata.leases() else {
+        return Claim::Sole;
+    };
+    match leases.acquire(ctx.env, table) {
+        Ok(true) => {}
+        Ok(false) => return Claim::Deferred("another worker holds its lease".into()),
+        Err(e) => return Claim::Deferred(e.to_string()),
+    }
+    let reason = match leases.changed_since(ctx.env, table, seen) {
+        Ok(rows) if rows.is_empty() => return Claim::Leased(leases),
+        Ok(rows) => {
+            let dead: Vec<RunRecord> = rows
+                .into_iter()
+                .filter(|r| r.status == RunStatus::Running)
+                .collect();
+            match close_abandoned(ctx.metadata, ctx.warehouse, &dead) {
+                Ok(()) if dead.is_empty() => "it ran since this plan was made".to_string(),
+                Ok(()) => format!("closed {} run(s) of a stopped worker", dead.len()),
+                Err(e) => e.to_string(),
+            }
+        }
+        Err(e) => e.to_string(),
+    };
+    release(leases, ctx.env, table);
+    Claim::Deferred(reason)
+}
+
+fn release(leases: &dyn Leases, env: &str, table: &TableName) {
+    if let Err(e) = leases.release(env, table) {
+        tracing::warn!("could not release the lease of {table}: {e}");
+    }
+}
+
+fn stopping(ctx: &RunContext) -> bool {
+    ctx.stop.is_some_and(|s| s.load(Ordering::Relaxed))
 }
 
 /// How complete every source is now: from its data, its marks or the clock.
@@ -197,6 +284,8 @@ pub fn execute(ctx: &RunContext, plan: &Plan, initial: &crate::metadata::LogSnap
             blocked: Vec::new(),
             succeeded: 0,
             setup_error: Some(e.to_string()),
+            deferred: Vec::new(),
+            lease_seconds: 0.0,
         };
     }
     let state = Mutex::new(initial_state(ctx, plan, initial));
@@ -210,9 +299,21 @@ pub fn execute(ctx: &RunContext, plan: &Plan, initial: &crate::metadata::LogSnap
     });
     let wake = Condvar::new();
     let threads = ctx.threads.clamp(1, actions.len().max(1));
+    let seen: Vec<Option<RunId>> = actions
+        .iter()
+        .map(|j| initial.tables.get(&j.table).and_then(|l| l.latest_run_id()))
+        .collect();
+    let jobs = Jobs {
+        actions: &actions,
+        downstream: &downstream,
+        seen: &seen,
+    };
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| worker(ctx, &actions, &downstream, &scheduler, &wake, &state));
+            scope.spawn(|| worker(ctx, &jobs, &scheduler, &wake, &state));
+        }
+        if let Some(leases) = ctx.metadata.leases() {
+            scope.spawn(|| heartbeat(leases, actions.len(), &scheduler, &wake));
         }
     });
     let mut report = scheduler
@@ -281,14 +382,41 @@ fn initial_state(ctx: &RunContext, plan: &Plan, log: &crate::metadata::LogSnapsh
     state
 }
 
+/// The jobs of one execution and what each must wait for.
+struct Jobs<'j, 'p> {
+    actions: &'j [Job<'p>],
+    downstream: &'j [Vec<usize>],
+    /// The newest run of each job's table in the snapshot the plan came from.
+    seen: &'j [Option<RunId>],
+}
+
+/// Renews this process's leases a few times per time-to-live until every job is done.
+fn heartbeat(leases: &dyn Leases, jobs: usize, scheduler: &Mutex<Scheduler>, wake: &Condvar) {
+    let every = leases.ttl() / 3;
+    let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+    while s.done < jobs {
+        let (guard, timeout) = wake
+            .wait_timeout(s, every.max(Duration::from_millis(10)))
+            .unwrap_or_else(|e| e.into_inner());
+        s = guard;
+        if timeout.timed_out() {
+            drop(s);
+            if let Err(e) = leases.renew() {
+                tracing::warn!("lease heartbeat failed: {e}");
+            }
+            s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 fn worker(
     ctx: &RunContext,
-    actions: &[Job],
-    downstream: &[Vec<usize>],
+    jobs: &Jobs,
     scheduler: &Mutex<Scheduler>,
     wake: &Condvar,
     state: &Mutex<State>,
 ) {
+    let (actions, downstream) = (jobs.actions, jobs.downstream);
     loop {
         let next = {
             let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
@@ -306,18 +434,52 @@ fn worker(
             wake.notify_all();
             return;
         };
+        let table = &actions[i].table;
+        let claiming = std::time::Instant::now();
+        let claim = if stopping(ctx) {
+            Claim::Deferred("shutting down".into())
+        } else {
+            claim(ctx, table, jobs.seen[i])
+        };
+        let mut lease_seconds = match claim {
+            Claim::Sole => 0.0,
+            _ => claiming.elapsed().as_secs_f64(),
+        };
+        if let Claim::Deferred(reason) = claim {
+            let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+            s.report.lease_seconds += lease_seconds;
+            s.done += 1;
+            s.report.deferred.push(Deferred {
+                table: table.clone(),
+                reason,
+            });
+            let later = downstream[i].clone();
+            skip_all(jobs, &mut s, later, Skip::Deferred(table));
+            drop(s);
+            wake.notify_all();
+            continue;
+        }
         let outcomes = run_job(ctx, &actions[i], state);
+        if let Claim::Leased(leases) = claim {
+            let releasing = std::time::Instant::now();
+            release(leases, ctx.env, table);
+            lease_seconds += releasing.elapsed().as_secs_f64();
+        }
         let ok = outcomes
             .iter()
             .all(|o| o.status == RunStatus::Success || o.action == EXPORT);
         let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
         s.report.runs.extend(outcomes);
+        s.report.lease_seconds += lease_seconds;
         s.done += 1;
         if !ok {
-            s.failed.insert(actions[i].table.clone());
+            s.failed.insert(table.clone());
         }
         let mut skip = Vec::new();
         for &d in &downstream[i] {
+            if s.waiting_on[d] == SKIPPED {
+                continue;
+            }
             if ok {
                 s.waiting_on[d] -= 1;
                 if s.waiting_on[d] == 0 {
@@ -327,31 +489,44 @@ fn worker(
                 skip.push(d);
             }
         }
-        block_all(actions, downstream, &mut s, skip, &actions[i].table);
+        skip_all(jobs, &mut s, skip, Skip::Blocked(table));
         drop(s);
         wake.notify_all();
     }
 }
 
-/// Marks actions (and their downstream) blocked by a failure, exactly once each.
-fn block_all(
-    actions: &[Job],
-    downstream: &[Vec<usize>],
-    s: &mut Scheduler,
-    mut stack: Vec<usize>,
-    cause: &TableName,
-) {
+/// Why downstream actions do not run in this execution.
+#[derive(Clone, Copy)]
+enum Skip<'t> {
+    /// An upstream failed.
+    Blocked(&'t TableName),
+    /// An upstream was left for later.
+    Deferred(&'t TableName),
+}
+
+/// `waiting_on` of an action that will not run in this execution.
+const SKIPPED: usize = usize::MAX;
+
+/// Marks actions (and their downstream) skipped, exactly once each.
+fn skip_all(jobs: &Jobs, s: &mut Scheduler, mut stack: Vec<usize>, why: Skip) {
     while let Some(d) = stack.pop() {
-        if s.waiting_on[d] == usize::MAX {
+        if s.waiting_on[d] == SKIPPED {
             continue;
         }
-        s.waiting_on[d] = usize::MAX;
+        s.waiting_on[d] = SKIPPED;
         s.done += 1;
-        s.report.blocked.push(Blocked {
-            table: actions[d].table.clone(),
-            waiting_for: vec![cause.clone()],
-        });
-        stack.extend(downstream[d].iter().copied());
+        let table = jobs.actions[d].table.clone();
+        match why {
+            Skip::Blocked(cause) => s.report.blocked.push(Blocked {
+                table,
+                waiting_for: vec![cause.clone()],
+            }),
+            Skip::Deferred(cause) => s.report.deferred.push(Deferred {
+                table,
+                reason: format!("waits for {cause}, left for later"),
+            }),
+        }
+        stack.extend(jobs.downstream[d].iter().copied());
     }
 }
 
@@ -374,6 +549,9 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
                 action.batches.iter().map(|b| vec![*b]).collect()
             };
         for batches in units {
+            if stopping(ctx) {
+                return outcomes;
+            }
             ctx.progress
                 .started(&table.name, span(&batches), action.batches.len());
             let outcome = run_unit(ctx, table, action, &batches, state);

@@ -18,5 +18,6 @@ pub mod lineage;
 pub mod metadata;
 pub mod plan;
 pub mod project;
+pub mod serve;
 pub mod time;
 pub mod warehouse;

@@ -208,10 +208,14 @@ fn plan_table(
     out: &mut Plan,
 ) -> Projection {
     let selected = input.selection.is_none_or(|s| s.contains(&table.name));
-    let failed = log
-        .last_attempt
-        .as_ref()
-        .is_some_and(|a| a.status == RunStatus::Failed);
+    // A run abandoned by a dead process says nothing about the table: retry it.
+    let failed = log.last_attempt.as_ref().is_some_and(|a| {
+        a.status == RunStatus::Failed
+            && !a
+                .error
+                .as_deref()
+                .is_some_and(|e| e.starts_with(crate::metadata::ABANDONED))
+    });
     let due_end = table
         .schedule
         .last_interval(table.start, input.now)
@@ -911,6 +915,25 @@ mod tests {
                 waiting_for: vec![name("hourly.h")]
             }]
         );
+    }
+
+    #[test]
+    fn a_run_abandoned_by_a_dead_process_is_retried_even_where_failures_persist() {
+        let mut case = Case::new(hourly_and_daily())
+            .source_through("raw.events", "2024-01-02T00:00:00Z")
+            .built("hourly.h", "2024-01-01", "2024-01-02", RunStatus::Failed);
+        let log = case.log.tables.get_mut(&name("hourly.h")).unwrap();
+        log.last_attempt.as_mut().unwrap().error =
+            Some(format!("{}the process stopped", crate::metadata::ABANDONED));
+        let worker = case.plan("2024-01-02T00:00:00Z", true);
+        assert_eq!(
+            summary(&worker),
+            [
+                ("hourly.h".to_string(), "create", 1),
+                ("daily.d".to_string(), "create", 1)
+            ]
+        );
+        assert!(worker.blocked.is_empty());
     }
 
     #[test]

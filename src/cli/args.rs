@@ -150,11 +150,44 @@ pub enum Command {
     Lookup { table: String, key: Vec<String> },
     /// A definition's git commits next to the runs they caused.
     History { table: String },
+    /// Keep every table fresh: plan, claim, run, record, until SIGTERM.
+    /// Several workers share the work through a PostgreSQL metadata store.
+    Worker {
+        #[command(flatten)]
+        flags: WorkerArgs,
+    },
+    /// A worker that also answers /health and /metrics (Prometheus) over HTTP.
+    Serve {
+        #[command(flatten)]
+        flags: WorkerArgs,
+        /// Address of the HTTP endpoint.
+        #[arg(long, default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+    },
     /// Source commands.
     Source {
         #[command(subcommand)]
         command: SourceCommand,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Concurrent runs in this process (default: number of cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Exit once nothing is left to do (exit 1 if any of this worker's runs failed).
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Re-plan this often when no notification arrives.
+    #[arg(long, default_value = "30s")]
+    pub poll: String,
+    /// A lease not renewed for this long is taken over by another worker.
+    #[arg(long, default_value = "30s")]
+    pub lease_ttl: String,
+    /// Wait this long before retrying a failed table.
+    #[arg(long, default_value = "5m")]
+    pub retry_after: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -203,6 +203,7 @@ fn shadow_build(
         threads: default_threads(),
         progress: progress.as_ref(),
         env_tables: Some(to_build),
+        stop: None,
     };
     let result = exec::execute(&ctx, &planned, &snapshot);
     drop(progress);

@@ -6,8 +6,9 @@ mod ci_cmd;
 mod lineage_cmd;
 mod output;
 mod progress;
+mod worker_cmd;
 
-pub use args::{Cli, Command, Format, Global, SourceCommand};
+pub use args::{Cli, Command, Format, Global, SourceCommand, WorkerArgs};
 
 use crate::dag::{self, Dag};
 use crate::exec::{self, RunContext};
@@ -94,6 +95,24 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Source {
             command: SourceCommand::Mark { source, through },
         } => mark_command(g, source, through),
+        Command::Worker { flags } => worker_cmd::worker_command(g, &worker_flags(flags, None)),
+        Command::Serve { flags, listen } => {
+            worker_cmd::worker_command(g, &worker_flags(flags, Some(*listen)))
+        }
+    }
+}
+
+fn worker_flags(
+    a: &WorkerArgs,
+    listen: Option<std::net::SocketAddr>,
+) -> worker_cmd::WorkerFlags<'_> {
+    worker_cmd::WorkerFlags {
+        threads: a.threads,
+        exit_when_idle: a.exit_when_idle,
+        poll: &a.poll,
+        lease_ttl: &a.lease_ttl,
+        retry_after: &a.retry_after,
+        listen,
     }
 }
 
@@ -539,6 +558,7 @@ fn execute(
         threads: threads.unwrap_or_else(default_threads),
         progress: progress.as_ref(),
         env_tables: None,
+        stop: None,
     };
     let report = exec::execute(&ctx, &s.plan, &s.snapshot);
     drop(progress);

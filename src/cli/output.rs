@@ -232,12 +232,20 @@ pub fn run_report(report: &RunReport, format: Format) -> String {
             waiting.join(", ")
         );
     }
+    for d in &report.deferred {
+        let _ = writeln!(out, "left for later {}: {}", d.table, d.reason);
+    }
     let _ = writeln!(
         out,
-        "{} succeeded, {} failed, {} blocked",
+        "{} succeeded, {} failed, {} blocked{}",
         report.succeeded,
         report.failed,
-        report.blocked.len()
+        report.blocked.len(),
+        if report.deferred.is_empty() {
+            String::new()
+        } else {
+            format!(", {} left for later", report.deferred.len())
+        }
     );
     out
 }

@@ -87,7 +87,8 @@ impl Drop for Bars {
     }
 }
 
-struct Lines;
+/// One plain line per finished run, on stderr.
+pub struct Lines;
 
 impl Progress for Lines {
     fn finished(&self, run: &RunOutcome) {

@@ -129,6 +129,21 @@ pub struct TableLog {
     pub nearby_runs: Vec<(RunId, Interval)>,
 }
 
+impl TableLog {
+    /// The newest finished row of the table, of any action: what a lease holder
+    /// compares against to learn whether the table changed after this snapshot.
+    /// A run still running counts as unseen: whatever it turns into is news.
+    pub fn latest_run_id(&self) -> Option<RunId> {
+        let seen = |a: &Attempt| match a.status {
+            RunStatus::Running => a.run_id - 1,
+            _ => a.run_id,
+        };
+        let attempt = self.last_attempt.as_ref().map(seen);
+        let export = self.last_export.as_ref().map(seen);
+        attempt.max(export)
+    }
+}
+
 /// A successful run that rewrote data others may have read: a rebuild,
 /// backfill or repair (for a source: a `derived backfill` of it).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +162,39 @@ pub struct LogSnapshot {
 
 /// Actions whose runs rewrite data that downstream tables may have read.
 pub const REWRITE_ACTIONS: [&str; 3] = ["rebuild", "backfill", "repair"];
+
+/// How the log closes a run whose process died: failed, with this reason first.
+pub const ABANDONED: &str = "abandoned: ";
+
+/// Exclusive, expiring claims on tables, so that many processes share the work
+/// and a table never has two writers (SPEC §9). A holder renews its leases by
+/// heartbeat; a lease not renewed within its time-to-live is free to take.
+pub trait Leases: Send + Sync {
+    /// Takes the lease of `table` in `env` unless another holder's lease is live.
+    fn acquire(&self, env: &str, table: &TableName) -> Result<bool>;
+    fn release(&self, env: &str, table: &TableName) -> Result<()>;
+    /// Extends every lease this holder has; how many it still holds.
+    fn renew(&self) -> Result<u64>;
+    fn ttl(&self) -> std::time::Duration;
+    /// How long this holder's leases live between heartbeats.
+    fn set_ttl(&self, ttl: std::time::Duration);
+    /// Rows of `table` newer than `after`, or still `running`: once the lease
+    /// is held, any such row means the snapshot is stale or a holder died.
+    fn changed_since(
+        &self,
+        env: &str,
+        table: &TableName,
+        after: Option<RunId>,
+    ) -> Result<Vec<RunRecord>>;
+}
+
+/// Notifications that something worth re-planning for happened elsewhere (a
+/// source mark, a released lease). Dropping it stops listening.
+pub struct Wakeups {
+    pub receiver: std::sync::mpsc::Receiver<String>,
+    /// The connection the notifications arrive on; kept open while listening.
+    pub listener: Box<dyn Send>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
@@ -207,4 +255,12 @@ pub trait MetadataStore: Send + Sync {
     fn environments(&self) -> Result<Vec<(String, Timestamp)>>;
     /// The latest mark of every source (sources are shared by all environments).
     fn source_marks(&self) -> Result<HashMap<TableName, Timestamp>>;
+    /// Leases, where several processes may share the store.
+    fn leases(&self) -> Option<&dyn Leases> {
+        None
+    }
+    /// A channel of notifications from other processes, where the store has one.
+    fn wakeups(&self) -> Result<Option<Wakeups>> {
+        Ok(None)
+    }
 }

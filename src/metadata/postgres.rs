@@ -5,8 +5,10 @@
 use super::*;
 use crate::checks::CheckSeverity;
 use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{AsyncMessage, Client, IsolationLevel, NoTls, Row, Transaction};
 
 /// Schema migrations, applied in order under an advisory lock; the store
 /// records the highest applied.
@@ -17,11 +19,23 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/postgres/0003_job_usage.sql"),
     ),
+    (4, include_str!("../../migrations/postgres/0004_leases.sql")),
 ];
+
+/// How long a lease lives without a heartbeat, unless the worker says otherwise.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
 
 pub struct PostgresMetadata {
     client: Client,
+    /// Snapshots are read in one repeatable-read transaction, on a connection of
+    /// their own so that other threads' statements never land inside it.
+    snapshot_client: tokio::sync::Mutex<Client>,
     runtime: tokio::runtime::Runtime,
+    url: String,
+    schema: String,
+    /// This process's name on its leases.
+    holder: String,
+    lease_ttl_ms: AtomicU64,
 }
 
 fn backend(e: tokio_postgres::Error) -> MetadataError {
@@ -66,6 +80,31 @@ fn record(row: &Row) -> RunRecord {
     }
 }
 
+async fn open_client(url: &str) -> Result<Client> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+        MetadataError::Backend(format!(
+            "cannot connect to the metadata store at {url}: {e}"
+        ))
+    })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("metadata store connection closed: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Host, process and a random suffix: unique among live processes, readable in `leases`.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{host}:{}:{nanos:x}", std::process::id())
+}
+
 fn interval_of(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Interval> {
     Interval::new(start?, end?)
 }
@@ -78,39 +117,56 @@ impl PostgresMetadata {
             .enable_all()
             .build()
             .map_err(|e| MetadataError::Backend(e.to_string()))?;
-        let (client, connection) = runtime
-            .block_on(tokio_postgres::connect(url, NoTls))
-            .map_err(|e| {
-                MetadataError::Backend(format!(
-                    "cannot connect to the metadata store at {url}: {e}"
-                ))
-            })?;
-        runtime.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!("metadata store connection closed: {e}");
-            }
-        });
-        let store = PostgresMetadata { client, runtime };
+        let client = runtime.block_on(open_client(url))?;
+        let snapshot_client = runtime.block_on(open_client(url))?;
+        let store = PostgresMetadata {
+            client,
+            snapshot_client: tokio::sync::Mutex::new(snapshot_client),
+            runtime,
+            url: url.to_string(),
+            schema: schema.to_string(),
+            holder: holder_name(),
+            lease_ttl_ms: AtomicU64::new(DEFAULT_LEASE_TTL.as_millis() as u64),
+        };
         store.migrate(schema, url)?;
+        store.runtime.block_on(async {
+            let path = format!("SET search_path TO {}", quote(schema));
+            store
+                .snapshot_client
+                .lock()
+                .await
+                .batch_execute(&path)
+                .await
+                .map_err(backend)
+        })?;
         Ok(store)
+    }
+
+    /// The notification channel of this store's schema.
+    fn channel(&self) -> String {
+        format!("derived_{}", self.schema)
+    }
+
+    fn notify(&self, payload: &str) -> Result<()> {
+        self.execute("SELECT pg_notify($1, $2)", &[&self.channel(), &payload])?;
+        Ok(())
     }
 
     fn migrate(&self, schema: &str, url: &str) -> Result<()> {
         self.runtime.block_on(async {
             let c = &self.client;
-            c.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}",
-                s = quote(schema)
-            ))
-            .await
-            .map_err(backend)?;
-            // Several workers may start at once: one migrates, the others wait.
+            // Several workers may start at once: one creates and migrates, the others wait.
             c.batch_execute("BEGIN").await.map_err(backend)?;
             let migrated = async {
                 c.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext('derived.migrate.' || current_schema()))",
-                    &[],
+                    "SELECT pg_advisory_xact_lock(hashtext('derived.migrate.' || $1))",
+                    &[&schema],
                 )
+                .await?;
+                c.batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {s}; SET search_path TO {s}",
+                    s = quote(schema)
+                ))
                 .await?;
                 c.batch_execute(
                     "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
@@ -174,51 +230,128 @@ impl PostgresMetadata {
             .and_then(|r| r.get::<_, Option<i64>>(0))
             .unwrap_or(0))
     }
+}
 
-    fn load_rewrites(
-        &self,
-        env: &str,
-        slack: crate::time::Duration,
-        snapshot: &mut LogSnapshot,
-    ) -> Result<()> {
-        let actions: Vec<String> = REWRITE_ACTIONS.iter().map(|a| a.to_string()).collect();
-        for row in self.query(
-            "SELECT table_name, run_id, interval_start, interval_end FROM runs
-             WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL ORDER BY run_id",
-            &[&env, &actions],
-        )? {
-            if let Some(interval) = interval_of(row.get(2), row.get(3)) {
-                snapshot.rewrites.push(Rewrite {
-                    table: TableName::from_reference(row.get(0)),
-                    run_id: row.get(1),
-                    interval,
-                });
-            }
+async fn load_rewrites(
+    tx: &Transaction<'_>,
+    env: &str,
+    slack: crate::time::Duration,
+    snapshot: &mut LogSnapshot,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let actions: Vec<String> = REWRITE_ACTIONS.iter().map(|a| a.to_string()).collect();
+    for row in tx.query(
+        "SELECT table_name, run_id, interval_start, interval_end FROM runs
+         WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL ORDER BY run_id",
+        &[&env, &actions],
+    ).await? {
+        if let Some(interval) = interval_of(row.get(2), row.get(3)) {
+            snapshot.rewrites.push(Rewrite {
+                table: TableName::from_reference(row.get(0)),
+                run_id: row.get(1),
+                interval,
+            });
         }
-        if snapshot.rewrites.is_empty() {
-            return Ok(());
+    }
+    if snapshot.rewrites.is_empty() {
+        return Ok(());
+    }
+    let slack = slack.seconds() as f64;
+    for row in tx.query(
+        "WITH w AS (SELECT DISTINCT interval_start AS s, interval_end AS e FROM runs
+                    WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL)
+         SELECT table_name, run_id, interval_start, interval_end FROM runs t
+         WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
+           AND EXISTS (SELECT 1 FROM w WHERE w.s < t.interval_end
+                                         AND w.e > t.interval_start - make_interval(secs => $3))",
+        &[&env, &actions, &slack],
+    ).await? {
+        if let Some(interval) = interval_of(row.get(2), row.get(3)) {
+            snapshot
+                .tables
+                .entry(TableName::from_reference(row.get(0)))
+                .or_default()
+                .nearby_runs
+                .push((row.get(1), interval));
         }
-        let slack = slack.seconds() as f64;
-        for row in self.query(
-            "WITH w AS (SELECT DISTINCT interval_start AS s, interval_end AS e FROM runs
-                        WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL)
-             SELECT table_name, run_id, interval_start, interval_end FROM runs t
-             WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
-               AND EXISTS (SELECT 1 FROM w WHERE w.s < t.interval_end
-                                             AND w.e > t.interval_start - make_interval(secs => $3))",
-            &[&env, &actions, &slack],
-        )? {
+    }
+    Ok(())
+}
+
+/// The log summarized for planning, read inside one consistent transaction.
+async fn read_snapshot(
+    tx: &Transaction<'_>,
+    env: &str,
+    slack: crate::time::Duration,
+) -> std::result::Result<LogSnapshot, tokio_postgres::Error> {
+    let mut snapshot = LogSnapshot::default();
+    // Successful intervals since each table's last rebuild, merged into islands
+    // per table and fingerprint, as in the embedded store.
+    for row in tx.query(
+            "WITH generation AS (
+                SELECT table_name, max(run_id) AS first_run FROM runs
+                WHERE env = $1 AND status = 'success' AND action = 'rebuild' GROUP BY table_name),
+             s AS (
+                SELECT r.table_name, fingerprint, interval_start AS s, interval_end AS e FROM runs r
+                LEFT JOIN generation g ON g.table_name = r.table_name
+                WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
+                  AND r.run_id >= coalesce(g.first_run, 0)),
+             o AS (SELECT *, max(e) OVER (PARTITION BY table_name, fingerprint ORDER BY s, e
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM s),
+             g AS (SELECT *, sum(CASE WHEN prev_end >= s THEN 0 ELSE 1 END)
+                    OVER (PARTITION BY table_name, fingerprint ORDER BY s, e) AS island FROM o)
+             SELECT table_name, fingerprint, min(s), max(e) FROM g GROUP BY table_name, fingerprint, island",
+            &[&env],
+        ).await? {
             if let Some(interval) = interval_of(row.get(2), row.get(3)) {
                 snapshot
                     .tables
                     .entry(TableName::from_reference(row.get(0)))
                     .or_default()
-                    .nearby_runs
-                    .push((row.get(1), interval));
+                    .coverage
+                    .entry(row.get(1))
+                    .or_default()
+                    .insert(interval);
             }
         }
-        Ok(())
-    }
+    for row in tx.query(
+            "SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 0 AS kind
+                FROM runs WHERE env = $1 AND action <> 'export' ORDER BY table_name, run_id DESC) a
+             UNION ALL
+             SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 1 AS kind
+                FROM runs WHERE env = $1 AND status = 'success' AND action <> 'export' ORDER BY table_name, run_id DESC) b
+             UNION ALL
+             SELECT * FROM (
+                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
+                       fingerprint, error, finished_at, read_watermark, 2 AS kind
+                FROM runs WHERE env = $1 AND action = 'export' ORDER BY table_name, run_id DESC) c",
+            &[&env],
+        ).await? {
+            let attempt = Attempt {
+                run_id: row.get(1),
+                action: row.get(2),
+                status: RunStatus::parse(row.get(3)),
+                interval: interval_of(row.get(4), row.get(5)),
+                fingerprint: row.get(6),
+                error: row.get(7),
+                finished_at: row.get(8),
+                read_watermark: row.get(9),
+            };
+            let log = snapshot
+                .tables
+                .entry(TableName::from_reference(row.get(0)))
+                .or_default();
+            match row.get::<_, i32>(10) {
+                0 => log.last_attempt = Some(attempt),
+                1 => log.last_success = Some(attempt),
+                _ => log.last_export = Some(attempt),
+            }
+        }
+    load_rewrites(tx, env, slack, &mut snapshot).await?;
+    Ok(snapshot)
 }
 
 impl MetadataStore for PostgresMetadata {
@@ -273,75 +406,19 @@ impl MetadataStore for PostgresMetadata {
     }
 
     fn snapshot(&self, env: &str, slack: crate::time::Duration) -> Result<LogSnapshot> {
-        let mut snapshot = LogSnapshot::default();
-        // Successful intervals since each table's last rebuild, merged into islands
-        // per table and fingerprint, as in the embedded store.
-        for row in self.query(
-            "WITH generation AS (
-                SELECT table_name, max(run_id) AS first_run FROM runs
-                WHERE env = $1 AND status = 'success' AND action = 'rebuild' GROUP BY table_name),
-             s AS (
-                SELECT r.table_name, fingerprint, interval_start AS s, interval_end AS e FROM runs r
-                LEFT JOIN generation g ON g.table_name = r.table_name
-                WHERE env = $1 AND status = 'success' AND interval_start IS NOT NULL AND action <> 'export'
-                  AND r.run_id >= coalesce(g.first_run, 0)),
-             o AS (SELECT *, max(e) OVER (PARTITION BY table_name, fingerprint ORDER BY s, e
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end FROM s),
-             g AS (SELECT *, sum(CASE WHEN prev_end >= s THEN 0 ELSE 1 END)
-                    OVER (PARTITION BY table_name, fingerprint ORDER BY s, e) AS island FROM o)
-             SELECT table_name, fingerprint, min(s), max(e) FROM g GROUP BY table_name, fingerprint, island",
-            &[&env],
-        )? {
-            if let Some(interval) = interval_of(row.get(2), row.get(3)) {
-                snapshot
-                    .tables
-                    .entry(TableName::from_reference(row.get(0)))
-                    .or_default()
-                    .coverage
-                    .entry(row.get(1))
-                    .or_default()
-                    .insert(interval);
-            }
-        }
-        for row in self.query(
-            "SELECT * FROM (
-                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 0 AS kind
-                FROM runs WHERE env = $1 AND action <> 'export' ORDER BY table_name, run_id DESC) a
-             UNION ALL
-             SELECT * FROM (
-                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 1 AS kind
-                FROM runs WHERE env = $1 AND status = 'success' AND action <> 'export' ORDER BY table_name, run_id DESC) b
-             UNION ALL
-             SELECT * FROM (
-                SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 2 AS kind
-                FROM runs WHERE env = $1 AND action = 'export' ORDER BY table_name, run_id DESC) c",
-            &[&env],
-        )? {
-            let attempt = Attempt {
-                run_id: row.get(1),
-                action: row.get(2),
-                status: RunStatus::parse(row.get(3)),
-                interval: interval_of(row.get(4), row.get(5)),
-                fingerprint: row.get(6),
-                error: row.get(7),
-                finished_at: row.get(8),
-                read_watermark: row.get(9),
-            };
-            let log = snapshot
-                .tables
-                .entry(TableName::from_reference(row.get(0)))
-                .or_default();
-            match row.get::<_, i32>(10) {
-                0 => log.last_attempt = Some(attempt),
-                1 => log.last_success = Some(attempt),
-                _ => log.last_export = Some(attempt),
-            }
-        }
-        self.load_rewrites(env, slack, &mut snapshot)?;
-        Ok(snapshot)
+        self.runtime.block_on(async {
+            let mut client = self.snapshot_client.lock().await;
+            let tx = client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await
+                .map_err(backend)?;
+            let snapshot = read_snapshot(&tx, env, slack).await.map_err(backend)?;
+            tx.commit().await.map_err(backend)?;
+            Ok(snapshot)
+        })
     }
 
     fn running(&self, env: &str) -> Result<Vec<RunRecord>> {
@@ -403,7 +480,7 @@ impl MetadataStore for PostgresMetadata {
             "INSERT INTO source_marks VALUES ($1, $2, $3, $4, $5)",
             &[&source.as_str(), &env, &through, &marked_at, &by],
         )?;
-        Ok(())
+        self.notify(&format!("mark {source}"))
     }
 
     fn record_checks(
@@ -477,6 +554,105 @@ impl MetadataStore for PostgresMetadata {
             )?
             .iter()
             .map(|r| (TableName::from_reference(r.get(0)), r.get(1)))
+            .collect())
+    }
+
+    fn leases(&self) -> Option<&dyn Leases> {
+        Some(self)
+    }
+
+    fn wakeups(&self) -> Result<Option<Wakeups>> {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let listener = self.runtime.block_on(async {
+            let (client, mut connection) = tokio_postgres::connect(&self.url, NoTls)
+                .await
+                .map_err(backend)?;
+            tokio::spawn(async move {
+                while let Some(message) =
+                    std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                {
+                    match message {
+                        Ok(AsyncMessage::Notification(n)) => {
+                            if sender.send(n.payload().to_string()).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!("metadata store notifications stopped: {e}");
+                            return;
+                        }
+                    }
+                }
+            });
+            client
+                .batch_execute(&format!("LISTEN {}", quote(&self.channel())))
+                .await
+                .map_err(backend)?;
+            Ok::<Client, MetadataError>(client)
+        })?;
+        Ok(Some(Wakeups {
+            receiver,
+            listener: Box::new(listener),
+        }))
+    }
+}
+
+impl Leases for PostgresMetadata {
+    fn acquire(&self, env: &str, table: &TableName) -> Result<bool> {
+        let ttl = self.lease_ttl_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let taken = self.execute(
+            "INSERT INTO leases (env, table_name, holder, claimed_at, expires_at)
+             VALUES ($1, $2, $3, now(), now() + make_interval(secs => $4))
+             ON CONFLICT (env, table_name) DO UPDATE
+               SET holder = EXCLUDED.holder, claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
+               WHERE leases.expires_at < now() OR leases.holder = EXCLUDED.holder",
+            &[&env, &table.as_str(), &self.holder, &ttl],
+        )?;
+        Ok(taken == 1)
+    }
+
+    fn release(&self, env: &str, table: &TableName) -> Result<()> {
+        self.execute(
+            "DELETE FROM leases WHERE env = $1 AND table_name = $2 AND holder = $3",
+            &[&env, &table.as_str(), &self.holder],
+        )?;
+        self.notify(&format!("release {table}"))
+    }
+
+    fn renew(&self) -> Result<u64> {
+        let ttl = self.lease_ttl_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        self.execute(
+            "UPDATE leases SET expires_at = now() + make_interval(secs => $2) WHERE holder = $1",
+            &[&self.holder, &ttl],
+        )
+    }
+
+    fn ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms.load(Ordering::Relaxed))
+    }
+
+    fn set_ttl(&self, ttl: Duration) {
+        self.lease_ttl_ms
+            .store(ttl.as_millis().max(1) as u64, Ordering::Relaxed);
+    }
+
+    fn changed_since(
+        &self,
+        env: &str,
+        table: &TableName,
+        after: Option<RunId>,
+    ) -> Result<Vec<RunRecord>> {
+        Ok(self
+            .query(
+                &format!(
+                    "SELECT {RECORD_COLUMNS} FROM runs WHERE env = $1 AND table_name = $2 \
+                     AND (run_id > $3 OR status = 'running') ORDER BY run_id"
+                ),
+                &[&env, &table.as_str(), &after.unwrap_or(0)],
+            )?
+            .iter()
+            .map(record)
             .collect())
     }
 }

@@ -3,6 +3,8 @@
 //! a process.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use clap::Parser;
 use derived::cli::{self, Cli};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,408 @@
+//! Several `derived worker` processes sharing a PostgreSQL metadata store and a
+//! PostgreSQL warehouse: the work spreads over them, each (table, interval)
+//! succeeds once, a killed worker's table is taken over when its lease
+//! expires, a `source mark` wakes a running worker at once, and a DuckDB
+//! project refuses a second worker. Needs the machine's PostgreSQL; a missing
+//! server fails these tests.
+
+mod common;
+
+use common::pg::Database;
+use common::{copy_from_repo, TestProject};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const NOW: &str = "2024-02-05T02:00:00Z";
+
+/// The PostgreSQL variant of the example, pointed at `db` for both warehouse and log.
+fn example_on(db: &Database) -> TestProject {
+    let p = TestProject::new();
+    copy_from_repo(&p, "examples/postgres/tables", "tables");
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = std::fs::read_to_string(repo.join("examples/postgres/derived.yml")).unwrap();
+    p.write(
+        "derived.yml",
+        &config.replace("postgres://postgres@127.0.0.1:5432/test", &db.url()),
+    );
+    p
+}
+
+fn successes(db: &Database) -> Vec<Vec<String>> {
+    db.rows(
+        "SELECT table_name, interval_start::text, interval_end::text FROM derived.runs
+         WHERE status = 'success' ORDER BY 1, 2, 3",
+    )
+}
+
+/// Every table's rows, as JSON text, sorted.
+fn contents(db: &Database, p: &TestProject) -> Vec<(String, Vec<Vec<String>>)> {
+    let project = derived::project::load(p.root());
+    project
+        .tables()
+        .map(|t| {
+            let name = t.name.to_string();
+            let rows = db.rows(&format!(
+                "SELECT to_jsonb(t)::text FROM {} t ORDER BY 1",
+                derived::warehouse::PhysicalName::of(&t.name, "prod").sql()
+            ));
+            (name, rows)
+        })
+        .collect()
+}
+
+#[test]
+fn four_workers_build_the_example_once_and_equal_to_a_single_process() {
+    let single = Database::new("single");
+    single.load_example_sources();
+    let alone = example_on(&single);
+    let out = alone.cli(&["run", "--now", NOW]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+
+    let shared = Database::new("shared");
+    shared.load_example_sources();
+    let p = example_on(&shared);
+    let workers: Vec<Child> = (0..4)
+        .map(|_| {
+            p.process(&[
+                "worker",
+                "--exit-when-idle",
+                "--threads",
+                "2",
+                "--now",
+                NOW,
+                "--format",
+                "json",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let mut ran_by_worker = Vec::new();
+    for worker in workers {
+        let out = worker.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "a worker failed:\n{stderr}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        ran_by_worker.push(report["succeeded"].as_u64().unwrap());
+    }
+
+    let runs = successes(&shared);
+    assert_eq!(
+        runs,
+        successes(&single),
+        "the same (table, interval) successes as one process"
+    );
+    let twice = shared.rows(
+        "SELECT table_name, interval_start, interval_end FROM derived.runs
+         WHERE status = 'success' GROUP BY 1, 2, 3 HAVING count(*) > 1",
+    );
+    assert!(twice.is_empty(), "succeeded more than once: {twice:?}");
+    assert_eq!(
+        shared.count("SELECT count(*) FROM derived.runs WHERE status <> 'success'"),
+        0
+    );
+    assert_eq!(shared.count("SELECT count(*) FROM derived.leases"), 0);
+    assert_eq!(ran_by_worker.iter().sum::<u64>(), runs.len() as u64);
+    assert!(
+        ran_by_worker.iter().filter(|&&n| n > 0).count() >= 2,
+        "the work was shared: {ran_by_worker:?}"
+    );
+
+    let (built, expected) = (contents(&shared, &p), contents(&single, &alone));
+    assert_eq!(built.len(), 17);
+    for ((table, rows), (_, want)) in built.iter().zip(&expected) {
+        assert!(!rows.is_empty(), "{table} is empty");
+        assert_eq!(rows, want, "{table} differs from the single-process build");
+    }
+}
+
+/// A source of hourly events and an append table that sleeps while it builds.
+fn slow_project(db: &Database) -> TestProject {
+    db.rows(
+        "CREATE SCHEMA raw; CREATE TABLE raw.events (ts TIMESTAMP, user_id BIGINT);
+         INSERT INTO raw.events SELECT TIMESTAMP '2024-01-01' + h * INTERVAL '1 hour' + INTERVAL '10 minutes', u
+         FROM generate_series(0, 50) AS h, generate_series(1, 3) AS u;",
+    );
+    let p = TestProject::new();
+    p.write(
+        "derived.yml",
+        &format!(
+            "warehouse: {{type: postgres, url: '{u}'}}\nmetadata: {{type: postgres, url: '{u}', schema: derived}}\ndialect: postgres\n",
+            u = db.url()
+        ),
+    );
+    p.write(
+        "tables/events.yml",
+        "name: raw.events\nkind: source\ntime_column: ts\nfreshness: {method: max_time, lag: 1h}\n",
+    );
+    p.write(
+        "tables/daily.yml",
+        "name: core.daily
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: |
+  SELECT CAST(date_trunc('day', ts) AS TIMESTAMP) AS day, count(*) AS events
+  FROM raw.events, (SELECT pg_sleep(3)) AS slow
+  WHERE ts >= {{ start }} AND ts < {{ end }}
+  GROUP BY 1
+",
+    );
+    p
+}
+
+#[test]
+fn a_killed_worker_s_table_is_taken_over_when_its_lease_expires() {
+    let db = Database::new("takeover");
+    let p = slow_project(&db);
+    let worker = |ttl: &str| {
+        p.process(&[
+            "worker",
+            "--exit-when-idle",
+            "--lease-ttl",
+            ttl,
+            "--now",
+            "2024-01-03T06:00:00Z",
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let mut first = worker("3s");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'leases'") == 0
+        || db.count("SELECT count(*) FROM derived.runs WHERE status = 'running'") == 0
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never started a run"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    first.kill().unwrap(); // SIGKILL, mid-run, lease held
+    first.wait().unwrap();
+    let expiry = db.rows("SELECT expires_at::text FROM derived.leases");
+    assert_eq!(expiry.len(), 1, "the dead worker's lease outlives it");
+
+    let out = worker("3s").wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let early = db.count(&format!(
+        "SELECT count(*) FROM derived.runs WHERE status = 'success' AND started_at < '{}'",
+        expiry[0][0]
+    ));
+    assert_eq!(
+        early, 0,
+        "nothing ran before the dead worker's lease expired"
+    );
+
+    let runs = db.rows(
+        "SELECT status, coalesce(error, ''), interval_start::text FROM derived.runs ORDER BY run_id",
+    );
+    assert!(
+        runs[0][0] == "failed" && runs[0][1].starts_with("abandoned: "),
+        "the dead attempt is recorded as abandoned: {runs:?}"
+    );
+    let twice = db.rows(
+        "SELECT interval_start FROM derived.runs WHERE status = 'success' GROUP BY 1 HAVING count(*) > 1",
+    );
+    assert!(twice.is_empty(), "an interval succeeded twice: {twice:?}");
+    assert_eq!(
+        db.rows("SELECT day::text, events::text FROM core.daily ORDER BY 1"),
+        vec![
+            vec!["2024-01-01 00:00:00".to_string(), "72".to_string()],
+            vec!["2024-01-02 00:00:00".to_string(), "72".to_string()],
+        ],
+        "each day once, nothing duplicated"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM derived.leases"), 0);
+    assert_eq!(
+        db.count("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%derived_stage%'"),
+        0,
+        "no stage left behind"
+    );
+}
+
+/// Reads the worker's stderr until it says where it serves, then keeps draining it.
+fn served_address(child: &mut Child) -> String {
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("serving /health and /metrics on http://") {
+            break rest.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    address
+}
+
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (code, body.to_string())
+}
+
+#[test]
+fn a_source_mark_wakes_a_running_worker_within_a_second() {
+    let db = Database::new("notify");
+    db.rows(
+        "CREATE SCHEMA raw; CREATE TABLE raw.events (ts TIMESTAMP, user_id BIGINT);
+         INSERT INTO raw.events SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') - h * INTERVAL '1 hour', h
+         FROM generate_series(1, 6) AS h;",
+    );
+    let p = TestProject::new();
+    p.write(
+        "derived.yml",
+        &format!(
+            "warehouse: {{type: postgres, url: '{u}'}}\nmetadata: {{type: postgres, url: '{u}', schema: derived}}\ndialect: postgres\n",
+            u = db.url()
+        ),
+    );
+    p.write(
+        "tables/events.yml",
+        "name: raw.events\nkind: source\ntime_column: ts\nfreshness: {method: marks}\n",
+    );
+    let start = (chrono::Utc::now() - chrono::Duration::hours(4)).format("%Y-%m-%dT%H:00:00Z");
+    p.write(
+        "tables/hourly.yml",
+        &format!(
+            "name: core.hourly
+schedule: hourly
+strategy: append
+time_column: hour
+start: {start}
+sql: |
+  SELECT CAST(date_trunc('hour', ts) AS TIMESTAMP) AS hour, count(*) AS events
+  FROM raw.events WHERE ts >= {{{{ start }}}} AND ts < {{{{ end }}}}
+  GROUP BY 1
+"
+        ),
+    );
+    let mut serve = p
+        .process(&["serve", "--listen", "127.0.0.1:0", "--poll", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = served_address(&mut serve);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, body) = http_get(&address, "/health");
+        let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+        if code == 200 && health["loops"].as_u64() >= Some(1) {
+            assert_eq!(health["status"], "ok");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never planned");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(db.count("SELECT count(*) FROM derived.runs"), 0);
+
+    let through = chrono::Utc::now().format("%Y-%m-%dT%H:00:00Z").to_string();
+    let mark = p
+        .process(&["source", "mark", "raw.events", "--through", &through])
+        .output()
+        .unwrap();
+    assert!(mark.status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while db.count("SELECT count(*) FROM derived.runs WHERE status = 'success'") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the mark did not wake the worker"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let latency: f64 = db.rows(
+        "SELECT extract(epoch FROM (SELECT min(started_at) FROM derived.runs) - (SELECT max(marked_at) FROM derived.source_marks))",
+    )[0][0]
+        .parse()
+        .unwrap();
+    eprintln!(
+        "source mark to first dependent run: {:.0} ms",
+        latency * 1000.0
+    );
+    assert!(
+        (0.0..1.0).contains(&latency),
+        "the dependent table started {latency:.3}s after the mark"
+    );
+    assert_eq!(db.count("SELECT sum(events) FROM core.hourly"), 4);
+
+    let (code, metrics) = http_get(&address, "/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("derived_runs_total{status=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("derived_table_lag_seconds{table=\"core.hourly\"}"));
+    assert!(metrics.contains("derived_run_duration_seconds_count 1"));
+
+    let pid = serve.id().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+}
+
+#[test]
+fn a_duckdb_project_refuses_a_second_worker() {
+    let p = TestProject::new();
+    p.write(
+        "derived.yml",
+        "warehouse: {type: duckdb, path: .derived/warehouse.duckdb}\n",
+    );
+    p.write("tables/one.yml", "name: core.one\nschedule: daily\nstrategy: replace\nstart: 2024-01-01\nsql: SELECT 1 AS x\n");
+    let mut first = p
+        .process(&["worker", "--poll", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    let built = lines.next().expect("the first worker ran").unwrap();
+    assert!(built.starts_with("ok create core.one"), "{built}");
+    std::thread::spawn(move || for _ in lines {});
+    let second = p.process(&["worker", "--exit-when-idle"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success());
+    assert!(
+        stderr.contains("another derived process is using")
+            && stderr.contains("wait for it to finish"),
+        "{stderr}"
+    );
+    std::process::Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status()
+        .unwrap();
+    let status = first.wait().unwrap();
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+}
