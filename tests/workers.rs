@@ -233,6 +233,37 @@ fn a_killed_worker_s_table_is_taken_over_when_its_lease_expires() {
     );
 }
 
+#[test]
+fn sigterm_lets_the_run_under_way_finish_and_releases_its_lease() {
+    let db = Database::new("sigterm");
+    let p = slow_project(&db);
+    let mut worker = p
+        .process(&["worker", "--poll", "1h", "--now", "2024-01-03T06:00:00Z"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'runs'") == 0
+        || db.count("SELECT count(*) FROM derived.runs WHERE status = 'running'") == 0
+    {
+        assert!(Instant::now() < deadline, "the worker never started a run");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::process::Command::new("kill")
+        .args(["-TERM", &worker.id().to_string()])
+        .status()
+        .unwrap();
+    let status = worker.wait().unwrap();
+    assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+    assert_eq!(
+        db.rows("SELECT status FROM derived.runs ORDER BY run_id"),
+        vec![vec!["success".to_string()]],
+        "the run under way finished; nothing new started"
+    );
+    assert_eq!(db.count("SELECT count(*) FROM derived.leases"), 0);
+}
+
 /// Reads the worker's stderr until it says where it serves, then keeps draining it.
 fn served_address(child: &mut Child) -> String {
     let stderr = child.stderr.take().unwrap();
@@ -265,11 +296,14 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
 #[test]
 fn a_source_mark_wakes_a_running_worker_within_a_second() {
     let db = Database::new("notify");
-    db.rows(
+    // One hour for the whole test, so that a clock crossing the hour changes nothing.
+    let hour = chrono::Utc::now().format("%Y-%m-%d %H:00:00").to_string();
+    db.rows(&format!(
         "CREATE SCHEMA raw; CREATE TABLE raw.events (ts TIMESTAMP, user_id BIGINT);
-         INSERT INTO raw.events SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') - h * INTERVAL '1 hour', h
-         FROM generate_series(1, 6) AS h;",
-    );
+         INSERT INTO raw.events SELECT TIMESTAMP '{hour}' - h * INTERVAL '1 hour', h
+         FROM generate_series(1, 6) AS h;"
+    ));
+    let base = chrono::NaiveDateTime::parse_from_str(&hour, "%Y-%m-%d %H:%M:%S").unwrap();
     let p = TestProject::new();
     p.write(
         "derived.yml",
@@ -282,7 +316,7 @@ fn a_source_mark_wakes_a_running_worker_within_a_second() {
         "tables/events.yml",
         "name: raw.events\nkind: source\ntime_column: ts\nfreshness: {method: marks}\n",
     );
-    let start = (chrono::Utc::now() - chrono::Duration::hours(4)).format("%Y-%m-%dT%H:00:00Z");
+    let start = (base - chrono::Duration::hours(4)).format("%Y-%m-%dT%H:00:00Z");
     p.write(
         "tables/hourly.yml",
         &format!(
@@ -318,7 +352,7 @@ sql: |
     }
     assert_eq!(db.count("SELECT count(*) FROM derived.runs"), 0);
 
-    let through = chrono::Utc::now().format("%Y-%m-%dT%H:00:00Z").to_string();
+    let through = base.format("%Y-%m-%dT%H:00:00Z").to_string();
     let mark = p
         .process(&["source", "mark", "raw.events", "--through", &through])
         .output()
@@ -347,13 +381,24 @@ sql: |
     );
     assert_eq!(db.count("SELECT sum(events) FROM core.hourly"), 4);
 
-    let (code, metrics) = http_get(&address, "/metrics");
-    assert_eq!(code, 200);
+    // Lag is measured at each plan; the worker plans again right after its runs.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let metrics = loop {
+        let (code, metrics) = http_get(&address, "/metrics");
+        assert_eq!(code, 200);
+        if metrics.contains("derived_table_lag_seconds{table=\"core.hourly\"}") {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no lag for core.hourly:\n{metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert!(
         metrics.contains("derived_runs_total{status=\"success\"} 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("derived_table_lag_seconds{table=\"core.hourly\"}"));
     assert!(metrics.contains("derived_run_duration_seconds_count 1"));
 
     let pid = serve.id().to_string();

@@ -614,10 +614,17 @@ impl Leases for PostgresMetadata {
 
     fn release(&self, env: &str, table: &TableName) -> Result<()> {
         self.execute(
-            "DELETE FROM leases WHERE env = $1 AND table_name = $2 AND holder = $3",
-            &[&env, &table.as_str(), &self.holder],
+            "WITH released AS (DELETE FROM leases WHERE env = $1 AND table_name = $2 AND holder = $3 RETURNING 1)
+             SELECT pg_notify($4, $5) FROM released",
+            &[
+                &env,
+                &table.as_str(),
+                &self.holder,
+                &self.channel(),
+                &format!("release {table}"),
+            ],
         )?;
-        self.notify(&format!("release {table}"))
+        Ok(())
     }
 
     fn renew(&self) -> Result<u64> {
