@@ -288,7 +288,8 @@ fn find_key(text: &str, scope: Scope, key: &str) -> Option<Range<usize>> {
 
 /// Position of `key:` inside a flow mapping on one line, like `{name: x, type: y}`.
 fn flow_key(body: &str, key: &str) -> Option<usize> {
-    if !body.starts_with('{') {
+    // An empty key (`{"": 1}`) matches everywhere and would never advance the search.
+    if !body.starts_with('{') || key.is_empty() {
         return None;
     }
     let mut search = 0;
@@ -325,6 +326,19 @@ mod tests {
         let span = reader.key_span(reader.whole(), "name");
         assert_eq!(&text[span.clone()], "name");
         assert_eq!(span.start, text.find("name: core").unwrap());
+    }
+
+    /// Found by the `config` fuzz target: an unknown empty key in a flow mapping
+    /// looped forever while its position was looked up.
+    #[test]
+    fn an_empty_key_in_a_flow_mapping_is_located_without_looping() {
+        let text = "{\"\": 1, name: x}\n";
+        let reader = Reader::new(Path::new("t.yml"), text);
+        let span = reader.key_span(reader.whole(), "");
+        assert!(span.end <= text.len());
+        let (_, problems) =
+            crate::project::config::load(Path::new("/p"), Path::new("/p/derived.yml"), text);
+        assert!(!problems.is_empty(), "unknown keys are reported");
     }
 
     #[test]
