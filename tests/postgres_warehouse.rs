@@ -10,28 +10,7 @@ use common::TestProject;
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn psql(sql: &str) -> Vec<Vec<String>> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL at 127.0.0.1:5432 (database test) is required");
-        tokio::spawn(connection);
-        let mut out = Vec::new();
-        for message in client
-            .simple_query(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{e:?}\n{sql}"))
-        {
-            if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
-                out.push(
-                    (0..row.len())
-                        .map(|i| row.get(i).unwrap_or("NULL").to_string())
-                        .collect(),
-                );
-            }
-        }
-        out
-    })
+    common::pg::query(PG, sql)
 }
 
 #[test]

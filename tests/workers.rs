@@ -119,13 +119,8 @@ fn four_workers_build_the_example_once_and_equal_to_a_single_process() {
     }
 }
 
-/// A source of hourly events and an append table that sleeps while it builds.
-fn slow_project(db: &Database) -> TestProject {
-    db.rows(
-        "CREATE SCHEMA raw; CREATE TABLE raw.events (ts TIMESTAMP, user_id BIGINT);
-         INSERT INTO raw.events SELECT TIMESTAMP '2024-01-01' + h * INTERVAL '1 hour' + INTERVAL '10 minutes', u
-         FROM generate_series(0, 50) AS h, generate_series(1, 3) AS u;",
-    );
+/// A project whose warehouse and log are `db`, with the source `raw.events (ts, user_id)`.
+fn on_postgres(db: &Database, freshness: &str) -> TestProject {
     let p = TestProject::new();
     p.write(
         "derived.yml",
@@ -136,8 +131,19 @@ fn slow_project(db: &Database) -> TestProject {
     );
     p.write(
         "tables/events.yml",
-        "name: raw.events\nkind: source\ntime_column: ts\nfreshness: {method: max_time, lag: 1h}\n",
+        &format!("name: raw.events\nkind: source\ntime_column: ts\nfreshness: {freshness}\n"),
     );
+    p
+}
+
+/// A source of hourly events and an append table that sleeps while it builds.
+fn slow_project(db: &Database) -> TestProject {
+    db.rows(
+        "CREATE SCHEMA raw; CREATE TABLE raw.events (ts TIMESTAMP, user_id BIGINT);
+         INSERT INTO raw.events SELECT TIMESTAMP '2024-01-01' + h * INTERVAL '1 hour' + INTERVAL '10 minutes', u
+         FROM generate_series(0, 50) AS h, generate_series(1, 3) AS u;",
+    );
+    let p = on_postgres(db, "{method: max_time, lag: 1h}");
     p.write(
         "tables/daily.yml",
         "name: core.daily
@@ -304,18 +310,7 @@ fn a_source_mark_wakes_a_running_worker_within_a_second() {
          FROM generate_series(1, 6) AS h;"
     ));
     let base = chrono::NaiveDateTime::parse_from_str(&hour, "%Y-%m-%d %H:%M:%S").unwrap();
-    let p = TestProject::new();
-    p.write(
-        "derived.yml",
-        &format!(
-            "warehouse: {{type: postgres, url: '{u}'}}\nmetadata: {{type: postgres, url: '{u}', schema: derived}}\ndialect: postgres\n",
-            u = db.url()
-        ),
-    );
-    p.write(
-        "tables/events.yml",
-        "name: raw.events\nkind: source\ntime_column: ts\nfreshness: {method: marks}\n",
-    );
+    let p = on_postgres(&db, "{method: marks}");
     let start = (base - chrono::Duration::hours(4)).format("%Y-%m-%dT%H:00:00Z");
     p.write(
         "tables/hourly.yml",
