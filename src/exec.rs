@@ -18,7 +18,7 @@ use serde::Serialize;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Who and what a run is for; the same for every action of one command.
 pub struct RunContext<'a> {
@@ -390,22 +390,28 @@ struct Jobs<'j, 'p> {
     seen: &'j [Option<RunId>],
 }
 
-/// Renews this process's leases a few times per time-to-live until every job is done.
+/// Renews this process's leases a few times per time-to-live until every job
+/// is done. Renewals keep their own schedule: the job wake-ups that end the
+/// wait early must not postpone them.
 fn heartbeat(leases: &dyn Leases, jobs: usize, scheduler: &Mutex<Scheduler>, wake: &Condvar) {
-    let every = leases.ttl() / 3;
+    let every = (leases.ttl() / 3).max(Duration::from_millis(10));
+    let mut due = Instant::now() + every;
     let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
     while s.done < jobs {
-        let (guard, timeout) = wake
-            .wait_timeout(s, every.max(Duration::from_millis(10)))
-            .unwrap_or_else(|e| e.into_inner());
-        s = guard;
-        if timeout.timed_out() {
-            drop(s);
-            if let Err(e) = leases.renew() {
-                tracing::warn!("lease heartbeat failed: {e}");
-            }
-            s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if now < due {
+            s = wake
+                .wait_timeout(s, due - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            continue;
         }
+        drop(s);
+        if let Err(e) = leases.renew() {
+            tracing::warn!("lease heartbeat failed: {e}");
+        }
+        due = Instant::now() + every;
+        s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
     }
 }
 
@@ -435,7 +441,7 @@ fn worker(
             return;
         };
         let table = &actions[i].table;
-        let claiming = std::time::Instant::now();
+        let claiming = Instant::now();
         let claim = if stopping(ctx) {
             Claim::Deferred("shutting down".into())
         } else {
@@ -461,7 +467,7 @@ fn worker(
         }
         let outcomes = run_job(ctx, &actions[i], state);
         if let Claim::Leased(leases) = claim {
-            let releasing = std::time::Instant::now();
+            let releasing = Instant::now();
             release(leases, ctx.env, table);
             lease_seconds += releasing.elapsed().as_secs_f64();
         }
@@ -577,7 +583,7 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
     }
     let mut outcomes = Vec::new();
     for export in &table.exports {
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let new_run = NewRun {
             table: table.name.clone(),
             env: ctx.env.to_string(),
@@ -709,7 +715,7 @@ fn run_unit(
     batches: &[Interval],
     state: &Mutex<State>,
 ) -> RunOutcome {
-    let started = std::time::Instant::now();
+    let started = Instant::now();
     let whole = span(batches);
     let target = PhysicalName::of(&table.name, ctx.env);
     let (upstream_runs, read_watermark, first_build) = {

@@ -131,6 +131,15 @@ struct Loaded {
     git_commit: Option<String>,
 }
 
+impl Loaded {
+    /// The commit runs record: `--rev`'s, or HEAD when the working tree is clean.
+    fn commit_of_runs(&self, g: &Global) -> Option<String> {
+        self.git_commit
+            .clone()
+            .or_else(|| git::clean_head(&g.project))
+    }
+}
+
 fn load(g: &Global) -> Result<Loaded> {
     match &g.rev {
         Some(rev) => {
@@ -542,10 +551,7 @@ fn execute(
     let s = situation(loaded, stores, g, now, scope)?;
     let progress = progress::for_terminal(&s.plan);
     let user = user();
-    let git_commit = loaded
-        .git_commit
-        .clone()
-        .or_else(|| git::clean_head(&g.project));
+    let git_commit = loaded.commit_of_runs(g);
     let ctx = RunContext {
         project: &loaded.project,
         dag: &loaded.dag,

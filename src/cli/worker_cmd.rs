@@ -5,7 +5,6 @@
 use super::progress::Lines;
 use super::{load_valid, now, open_stores, output, situation, Global, Outcome, Scope};
 use crate::exec::{self, RunContext, RunReport};
-use crate::git;
 use crate::serve::{self, Metrics};
 use anyhow::{anyhow, Result};
 use std::net::SocketAddr;
@@ -50,10 +49,7 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
         let bound = serve::spawn(addr, metrics.clone())?;
         eprintln!("serving /health and /metrics on http://{bound}");
     }
-    let git_commit = loaded
-        .git_commit
-        .clone()
-        .or_else(|| git::clean_head(&g.project));
+    let git_commit = loaded.commit_of_runs(g);
     let threads = flags.threads.unwrap_or_else(super::default_threads);
     let mut total = RunReport::default();
     let mut last_retry: Option<Instant> = None;
