@@ -717,6 +717,7 @@ mod tests {
             location: None,
             freshness: Freshness::Marks,
             columns: Vec::new(),
+            stream: None,
         })
     }
 
@@ -1099,6 +1100,7 @@ mod properties {
             location: None,
             freshness: Freshness::Marks,
             columns: Vec::new(),
+            stream: None,
         })
     }
 

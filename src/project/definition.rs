@@ -136,6 +136,37 @@ pub struct Location {
     pub path: String,
 }
 
+/// An event stream that `derived ingest` lands into a source's table (SPEC §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stream {
+    pub broker: BrokerKind,
+    pub url: String,
+    /// The broker's stream (JetStream stream name).
+    pub stream: String,
+    /// Subjects (topics) to consume; each concrete subject is one partition.
+    pub subjects: Vec<String>,
+    /// How many partitions the watermark waits for before it advances (default:
+    /// those seen so far).
+    pub partitions: Option<usize>,
+    /// Payload field that identifies an event; duplicates are landed once.
+    pub event_id: String,
+    /// Payload field with the event time (RFC 3339 or epoch milliseconds).
+    pub event_time: String,
+    pub format: PayloadFormat,
+    /// Watermark = min over partitions of max event time, minus this.
+    pub lateness: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BrokerKind {
+    Nats,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadFormat {
+    Json,
+}
+
 #[derive(Clone, Debug)]
 pub struct Source {
     pub name: TableName,
@@ -145,6 +176,8 @@ pub struct Source {
     pub location: Option<Location>,
     pub freshness: Freshness,
     pub columns: Vec<Column>,
+    /// Set for a source fed by `derived ingest`; its freshness is then `Marks`.
+    pub stream: Option<Box<Stream>>,
 }
 
 /// Where the SQL text of a table came from, to point errors back at it.

@@ -350,9 +350,22 @@ fn parse_source(r: &mut Reader, map: &Mapping, name: Option<TableName>) -> Optio
         }
         Location { format, path }
     });
-    let streamed = map.contains_key("stream");
-    let freshness = parse_freshness(r, map, time_column.is_some() || streamed);
     let columns = parse_columns(r, map);
+    let stream = r
+        .mapping(map, whole, "stream")
+        .and_then(|s| parse_stream(r, map, s, &columns))
+        .map(Box::new);
+    let (time_column, freshness) = match &stream {
+        Some(stream) => (
+            time_column.or_else(|| Some(stream.event_time.clone())),
+            Freshness::Marks,
+        ),
+        None if map.contains_key("stream") => (time_column, Freshness::Marks),
+        None => {
+            let freshness = parse_freshness(r, map, time_column.is_some());
+            (time_column, freshness)
+        }
+    };
     Some(Source {
         name: name?,
         file: r.file.to_path_buf(),
@@ -361,6 +374,123 @@ fn parse_source(r: &mut Reader, map: &Mapping, name: Option<TableName>) -> Optio
         location,
         freshness,
         columns,
+        stream,
+    })
+}
+
+const STREAM_KEYS: [&str; 9] = [
+    "broker",
+    "url",
+    "stream",
+    "subjects",
+    "partitions",
+    "event_id",
+    "event_time",
+    "format",
+    "lateness",
+];
+
+/// A source's `stream:` block. The landed table has the declared columns, so
+/// every column needs a type, and the event id and time must be among them.
+fn parse_stream(r: &mut Reader, map: &Mapping, s: &Mapping, columns: &[Column]) -> Option<Stream> {
+    let whole = r.whole();
+    let scope = r.nested(whole, "stream");
+    r.unknown_keys(s, scope, &STREAM_KEYS, "stream");
+    for key in ["freshness", "location"] {
+        if map.contains_key(key) {
+            r.error(
+                "invalid-stream",
+                r.key_span(whole, key),
+                format!("a stream source cannot have `{key}`: it is landed by `derived ingest` and complete through the stream watermark"),
+                Some(format!("remove `{key}`")),
+            );
+        }
+    }
+    let broker = match r.string(s, scope, "broker").as_deref() {
+        Some("nats") | None => Some(BrokerKind::Nats),
+        Some(other) => {
+            r.error(
+                "invalid-stream",
+                r.value_span(scope, "broker"),
+                format!("unknown broker `{other}`"),
+                Some("use `broker: nats` (NATS JetStream); other brokers plug in behind the same interface".into()),
+            );
+            None
+        }
+    };
+    let format = match r.string(s, scope, "format").as_deref() {
+        Some("json") | None => Some(PayloadFormat::Json),
+        Some(other) => {
+            r.error(
+                "invalid-stream",
+                r.value_span(scope, "format"),
+                format!("unknown payload format `{other}`"),
+                Some("use `format: json`".into()),
+            );
+            None
+        }
+    };
+    let url = r.required_string(s, scope, "url", "`stream`", "nats://127.0.0.1:4222");
+    let stream = r.required_string(s, scope, "stream", "`stream`", "EVENTS");
+    let subjects = r.string_list(s, scope, "subjects");
+    if subjects.is_empty() {
+        r.error(
+            "missing-key",
+            r.key_span(whole, "stream"),
+            "`stream` needs `subjects`: the subjects to consume",
+            Some("add a line like `subjects: [\"events.>\"]`".into()),
+        );
+    }
+    let partitions = match r.string(s, scope, "partitions") {
+        None => Some(None),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if n > 0 => Some(Some(n)),
+            _ => {
+                r.error(
+                    "invalid-stream",
+                    r.value_span(scope, "partitions"),
+                    format!("`partitions` must be a positive whole number, not `{text}`"),
+                    Some("write the number of subjects the stream is split over, e.g. `partitions: 4`".into()),
+                );
+                None
+            }
+        },
+    };
+    let event_id = r.required_string(s, scope, "event_id", "`stream`", "event_id");
+    let event_time = r.required_string(s, scope, "event_time", "`stream`", "event_ts");
+    let lateness = match r.string(s, scope, "lateness") {
+        Some(text) => duration(r, scope, "lateness", &text),
+        None => Some(Duration::from_seconds(0)),
+    };
+    for (key, field) in [("event_id", &event_id), ("event_time", &event_time)] {
+        let Some(field) = field else { continue };
+        if !columns.iter().any(|c| &c.name == field) {
+            r.error(
+                "invalid-stream",
+                r.value_span(scope, key),
+                format!("`{field}` is not among the source's columns"),
+                Some(format!("add `- {{name: {field}, type: ...}}` under `columns`: the landed table has exactly the declared columns")),
+            );
+        }
+    }
+    if let Some(untyped) = columns.iter().find(|c| c.data_type.is_none()) {
+        r.error(
+            "invalid-stream",
+            r.key_span(whole, "columns"),
+            format!("column `{}` of a stream source has no `type`", untyped.name),
+            Some("give every column a type (e.g. `type: BIGINT`): payload fields are cast to it when landed".into()),
+        );
+    }
+    Some(Stream {
+        broker: broker?,
+        url: url?,
+        stream: stream?,
+        subjects,
+        partitions: partitions?,
+        event_id: event_id?,
+        event_time: event_time?,
+        format: format?,
+        lateness: lateness?,
     })
 }
 

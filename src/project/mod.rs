@@ -12,8 +12,8 @@ pub mod yaml;
 
 pub use config::{Config, MetadataConfig, WarehouseConfig};
 pub use definition::{
-    Column, Export, Freshness, Location, MergeRule, Node, Source, SqlOrigin, Strategy, Table,
-    TableName,
+    BrokerKind, Column, Export, Freshness, Location, MergeRule, Node, PayloadFormat, Source,
+    SqlOrigin, Strategy, Stream, Table, TableName,
 };
 pub use diagnostic::{Diagnostic, Severity, SourceFiles};
 pub use load::{load, Project};
