@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: `project` loads definitions, `dag` orders them, `plan`
 //! decides (purely) what must run, `exec` runs it against a `warehouse` and
-//! appends to the `metadata` log; `cli` prints the results.
+//! appends to the `metadata` log; `cli` prints the results. `ingest` lands
+//! event streams into sources and advances their watermarks.
 
 pub mod checks;
 pub mod ci;
@@ -14,6 +15,7 @@ pub mod exec;
 pub mod export;
 pub mod git;
 pub mod governance;
+pub mod ingest;
 pub mod lineage;
 pub mod metadata;
 pub mod plan;

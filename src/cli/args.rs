@@ -164,6 +164,19 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:9464")]
         listen: std::net::SocketAddr,
     },
+    /// Land a stream source's events exactly once, advance its watermark, and
+    /// keep the tables that read it fresh.
+    Ingest {
+        source: String,
+        /// First load archived events (a Parquet glob) through the same dedup.
+        #[arg(long)]
+        replay_from: Option<String>,
+        /// The most events landed in one transaction.
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
+        #[command(flatten)]
+        flags: WorkerArgs,
+    },
     /// Source commands.
     Source {
         #[command(subcommand)]

@@ -3,6 +3,7 @@
 
 pub mod args;
 mod ci_cmd;
+mod ingesting;
 mod lineage_cmd;
 mod output;
 mod progress;
@@ -95,17 +96,33 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Source {
             command: SourceCommand::Mark { source, through },
         } => mark_command(g, source, through),
-        Command::Worker { flags } => worker_cmd::worker_command(g, &worker_flags(flags, None)),
+        Command::Worker { flags } => {
+            worker_cmd::worker_command(g, &worker_flags(flags, None, None))
+        }
         Command::Serve { flags, listen } => {
-            worker_cmd::worker_command(g, &worker_flags(flags, Some(*listen)))
+            worker_cmd::worker_command(g, &worker_flags(flags, Some(*listen), None))
+        }
+        Command::Ingest {
+            source,
+            replay_from,
+            batch,
+            flags,
+        } => {
+            let ingest = worker_cmd::IngestFlags {
+                source,
+                replay_from: replay_from.as_deref(),
+                batch: *batch,
+            };
+            worker_cmd::worker_command(g, &worker_flags(flags, None, Some(ingest)))
         }
     }
 }
 
-fn worker_flags(
-    a: &WorkerArgs,
+fn worker_flags<'a>(
+    a: &'a WorkerArgs,
     listen: Option<std::net::SocketAddr>,
-) -> worker_cmd::WorkerFlags<'_> {
+    ingest: Option<worker_cmd::IngestFlags<'a>>,
+) -> worker_cmd::WorkerFlags<'a> {
     worker_cmd::WorkerFlags {
         threads: a.threads,
         exit_when_idle: a.exit_when_idle,
@@ -113,6 +130,7 @@ fn worker_flags(
         lease_ttl: &a.lease_ttl,
         retry_after: &a.retry_after,
         listen,
+        ingest,
     }
 }
 
@@ -420,26 +438,13 @@ fn backfill_command(
         .is_some_and(|n| n.as_source().is_some())
     {
         // A source's rewrite is logged like any other; its readers repair from the log.
-        let marker = crate::metadata::NewRun {
-            table: name.clone(),
-            env: g.env.clone(),
-            action: "backfill".into(),
-            interval: Some(range),
-            fingerprint: String::new(),
-            git_commit: None,
-            triggered_by: user(),
-            as_of: now(g)?,
-            sql: String::new(),
-            upstream_runs: Vec::new(),
-            read_watermark: None,
-        };
-        let run_id = stores.metadata.begin_run(&marker)?;
-        stores.metadata.finish_run(
-            run_id,
-            crate::metadata::RunStatus::Success,
-            None,
-            None,
-            crate::warehouse::JobUsage::default(),
+        crate::metadata::record_source_rewrite(
+            stores.metadata.as_ref(),
+            &g.env,
+            &name,
+            range,
+            &user(),
+            now(g)?,
         )?;
         let selection = loaded.dag.all_downstream(&name);
         return execute(

@@ -3,6 +3,7 @@
 use super::{Format, Loaded};
 use crate::checks::{CheckOutcome, CheckSeverity};
 use crate::exec::{DryRun, RunReport};
+use crate::ingest::IngestTotals;
 use crate::metadata::{LogSnapshot, RunId, RunRecord, RunStatus};
 use crate::plan::Plan;
 use crate::project::diagnostic::{render_text, to_json};
@@ -161,6 +162,46 @@ pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
         );
     }
     out
+}
+
+/// `derived ingest`: what landed, then the runs it caused (`runs`, as text or
+/// JSON), with any ingest error.
+pub fn ingest_report(
+    source: &str,
+    totals: Option<&IngestTotals>,
+    errors: &[String],
+    runs: String,
+    format: Format,
+) -> String {
+    let totals = totals.cloned().unwrap_or_default();
+    if format == Format::Json {
+        let mut value: serde_json::Value = serde_json::from_str(&runs).expect("run report JSON");
+        value["ingest"] = serde_json::json!({"source": source, "errors": errors});
+        if let (Some(out), serde_json::Value::Object(fields)) = (
+            value["ingest"].as_object_mut(),
+            serde_json::to_value(&totals).expect("serializable"),
+        ) {
+            out.extend(fields);
+        }
+        return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
+    }
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{source}: {} event(s) in {} batch(es): {} landed, {} duplicate(s), {} late, {} rejected, {} replayed; complete through {}",
+        totals.events,
+        totals.batches,
+        totals.landed,
+        totals.duplicates,
+        totals.late,
+        totals.rejected,
+        totals.replayed,
+        totals.watermark.map_or("(no watermark yet)".into(), crate::time::format_ts)
+    );
+    for error in errors {
+        let _ = writeln!(out, "ingest failed: {error}");
+    }
+    out + &runs
 }
 
 pub fn run_report(report: &RunReport, format: Format) -> String {

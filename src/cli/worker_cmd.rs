@@ -1,16 +1,24 @@
 //! `derived worker` and `derived serve`: plan, claim, run, record, over and
 //! over. Several workers share one PostgreSQL metadata store: each table runs
 //! under a lease, so the work spreads over them and nothing runs twice.
+//! `derived ingest` is the same loop over one stream source's readers, with
+//! that source's events landing beside it.
 
+use super::ingesting::{self, Shared};
 use super::progress::Lines;
-use super::{load_valid, now, open_stores, output, situation, Global, Outcome, Scope};
+use super::{
+    known_name, load_valid, now, open_stores, output, situation, Global, Loaded, Outcome, Scope,
+    Stores,
+};
 use crate::exec::{self, RunContext, RunReport};
+use crate::ingest::IngestTotals;
 use crate::serve::{self, Metrics};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct WorkerFlags<'a> {
@@ -23,6 +31,14 @@ pub struct WorkerFlags<'a> {
     pub retry_after: &'a str,
     /// `serve`: where to answer /health and /metrics.
     pub listen: Option<SocketAddr>,
+    /// `ingest`: the one stream source to land (a worker lands every one).
+    pub ingest: Option<IngestFlags<'a>>,
+}
+
+pub struct IngestFlags<'a> {
+    pub source: &'a str,
+    pub replay_from: Option<&'a str>,
+    pub batch: usize,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -40,30 +56,157 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
     on_termination(stop.clone(), wake.clone())?;
     let loaded = load_valid(g)?;
     let stores = open_stores(&loaded.project)?;
+    let recovered =
+        exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
+    if recovered > 0 {
+        eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
+    }
     if let Some(leases) = stores.metadata.leases() {
         leases.set_ttl(lease_ttl);
     }
-    let _listening = stores.metadata.wakeups()?.map(|w| forward(w, wake));
+    let _listening = stores.metadata.wakeups()?.map(|w| forward(w, wake.clone()));
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = flags.listen {
         let bound = serve::spawn(addr, metrics.clone())?;
         eprintln!("serving /health and /metrics on http://{bound}");
     }
+    let (streams, selection) = streams(g, &loaded, &stores, flags)?;
+    let errors = Mutex::new(Vec::new());
+    let active = AtomicUsize::new(streams.len());
+    let shared = Shared {
+        stop: &stop,
+        wake,
+        exit_when_idle: flags.exit_when_idle,
+        batch: flags.ingest.as_ref().map_or(10_000, |i| i.batch),
+        errors: &errors,
+        active: &active,
+    };
+    let looped = std::thread::scope(|scope| {
+        let ingests: Vec<_> = streams
+            .into_iter()
+            .map(|stream| scope.spawn(|| ingesting::consume(stream, &shared)))
+            .collect();
+        let ingesting = || active.load(Ordering::SeqCst) > 0;
+        let halted = || flags.ingest.is_some() && !errors.lock().is_ok_and(|e| e.is_empty());
+        let looped = work(
+            g,
+            &loaded,
+            &stores,
+            flags,
+            Loop {
+                selection: selection.as_ref(),
+                stop: &stop,
+                wakeups: &wakeups,
+                metrics: &metrics,
+                poll,
+                retry_after,
+                ingesting: &ingesting,
+                halted: &halted,
+            },
+        );
+        stop.store(true, Ordering::Relaxed);
+        let totals: Vec<IngestTotals> = ingests.into_iter().filter_map(|h| h.join().ok()).collect();
+        looped.map(|report| (report, totals))
+    });
+    let (total, totals) = looped?;
+    let errors = errors.into_inner().unwrap_or_else(|e| e.into_inner());
+    let failed = flags.exit_when_idle && total.failed > 0;
+    let code = u8::from(failed || (flags.ingest.is_some() && !errors.is_empty()));
+    let mut stdout = output::run_report(&total, g.format);
+    if let Some(ingest) = &flags.ingest {
+        stdout = output::ingest_report(ingest.source, totals.first(), &errors, stdout, g.format);
+    }
+    Ok(Outcome { stdout, code })
+}
+
+/// The stream sources to land, opened, and the tables to keep fresh: all of
+/// them for a worker, the source's readers for `ingest`.
+fn streams<'a>(
+    g: &'a Global,
+    loaded: &'a Loaded,
+    stores: &'a Stores,
+    flags: &WorkerFlags,
+) -> Result<(
+    Vec<ingesting::Stream<'a>>,
+    Option<BTreeSet<crate::project::TableName>>,
+)> {
+    let open = |source, replay_from| {
+        ingesting::open(
+            source,
+            stores.warehouse.as_ref(),
+            stores.metadata.as_ref(),
+            &g.env,
+            replay_from,
+        )
+    };
+    if let Some(ingest) = &flags.ingest {
+        let name = known_name(loaded, ingest.source)?;
+        let Some(source) = loaded
+            .project
+            .get(&name)
+            .and_then(crate::project::Node::as_source)
+            .filter(|s| s.stream.is_some())
+        else {
+            bail!(
+                "`{}` is not a stream source; add a `stream:` block to its definition (SPEC §2)",
+                ingest.source
+            );
+        };
+        let stream = open(source, ingest.replay_from)?;
+        return Ok((vec![stream], Some(loaded.dag.all_downstream(&name))));
+    }
+    let mut streams = Vec::new();
+    for source in loaded.project.sources().filter(|s| s.stream.is_some()) {
+        match open(source, None) {
+            Ok(stream) => streams.push(stream),
+            Err(e) => eprintln!("worker: not ingesting {}: {e:#}", source.name),
+        }
+    }
+    Ok((streams, None))
+}
+
+/// What the planning loop watches besides the metadata store.
+struct Loop<'l> {
+    selection: Option<&'l BTreeSet<crate::project::TableName>>,
+    stop: &'l AtomicBool,
+    wakeups: &'l Receiver<String>,
+    metrics: &'l Metrics,
+    poll: Duration,
+    retry_after: Duration,
+    /// Whether a stream is still landing (more work may come).
+    ingesting: &'l dyn Fn() -> bool,
+    /// Whether the loop must end because an ingest failed.
+    halted: &'l dyn Fn() -> bool,
+}
+
+fn work(
+    g: &Global,
+    loaded: &Loaded,
+    stores: &Stores,
+    flags: &WorkerFlags,
+    l: Loop,
+) -> Result<RunReport> {
+    let (stop, wakeups, metrics, poll) = (l.stop, l.wakeups, l.metrics, l.poll);
     let git_commit = loaded.commit_of_runs(g);
     let threads = flags.threads.unwrap_or_else(super::default_threads);
     let mut total = RunReport::default();
     let mut last_retry: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let now = now(g)?;
-        let retry = last_retry.is_none_or(|t| t.elapsed() >= retry_after);
+        if (l.halted)() {
+            break;
+        }
+        let ingesting = (l.ingesting)();
+        let retry = last_retry.is_none_or(|t| t.elapsed() >= l.retry_after);
         if retry {
             last_retry = Some(Instant::now());
         }
         let scope = Scope {
+            selection: l.selection,
             failures_persist: !retry,
             ..Scope::default()
         };
-        let s = match situation(&loaded, &stores, g, now, scope) {
+        let s = match situation(loaded, stores, g, now, scope) {
             Ok(s) => s,
             Err(e) => {
                 eprintln!("worker: cannot plan: {e:#}");
@@ -71,7 +214,7 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
                 if flags.exit_when_idle {
                     return Err(e);
                 }
-                wait(&wakeups, poll);
+                wait(wakeups, poll);
                 continue;
             }
         };
@@ -79,10 +222,10 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
         if s.plan.actions.is_empty() {
             metrics.looped(None, None, now);
             total.blocked = s.plan.blocked;
-            if flags.exit_when_idle {
+            if flags.exit_when_idle && !ingesting {
                 break;
             }
-            wait(&wakeups, poll);
+            wait(wakeups, poll);
             continue;
         }
         let ctx = RunContext {
@@ -97,7 +240,7 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
             threads,
             progress: &Lines,
             env_tables: None,
-            stop: Some(&stop),
+            stop: Some(stop),
         };
         let report = exec::execute(&ctx, &s.plan, &s.snapshot);
         metrics.looped(Some(&report), report.setup_error.clone(), now);
@@ -105,14 +248,10 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
         absorb(&mut total, report);
         if nothing_ran {
             // Other workers hold the work, or a dead one's leases have yet to expire.
-            wait(&wakeups, poll.min(Duration::from_secs(1)));
+            wait(wakeups, poll.min(Duration::from_secs(1)));
         }
     }
-    let code = u8::from(flags.exit_when_idle && total.failed > 0);
-    Ok(Outcome {
-        stdout: output::run_report(&total, g.format),
-        code,
-    })
+    Ok(total)
 }
 
 /// Runs add up over loops; what is blocked or deferred is the last loop's word.

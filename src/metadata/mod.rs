@@ -196,6 +196,34 @@ pub struct Wakeups {
     pub listener: Box<dyn Send>,
 }
 
+/// Logs that a source's data over `range` was rewritten (a backfill, or late
+/// events): a finished `backfill` row its readers repair from.
+pub fn record_source_rewrite(
+    store: &dyn MetadataStore,
+    env: &str,
+    source: &TableName,
+    range: Interval,
+    by: &str,
+    as_of: Timestamp,
+) -> Result<RunId> {
+    let marker = NewRun {
+        table: source.clone(),
+        env: env.to_string(),
+        action: "backfill".into(),
+        interval: Some(range),
+        fingerprint: String::new(),
+        git_commit: None,
+        triggered_by: by.to_string(),
+        as_of,
+        sql: String::new(),
+        upstream_runs: Vec::new(),
+        read_watermark: None,
+    };
+    let run_id = store.begin_run(&marker)?;
+    store.finish_run(run_id, RunStatus::Success, None, None, JobUsage::default())?;
+    Ok(run_id)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
     #[error("the metadata store at {location} has schema version {found}, newer than this derived understands ({known}); upgrade derived")]

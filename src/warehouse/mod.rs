@@ -8,6 +8,7 @@ pub mod duckdb;
 pub mod postgres;
 
 use crate::checks::{CheckOutcome, PreparedCheck};
+use crate::ingest::{Batch, Landed, StreamState};
 use crate::metadata::RunId;
 use crate::project::{Column, MergeRule, Source, Strategy, TableName};
 use crate::time::{Interval, Schedule, Timestamp};
@@ -159,6 +160,12 @@ impl JobUsage {
 
 pub type Result<T> = std::result::Result<T, WarehouseError>;
 
+fn no_streams() -> WarehouseError {
+    WarehouseError::new(
+        "streaming ingest lands into the DuckDB warehouse only; this warehouse cannot land streams yet",
+    )
+}
+
 pub trait Warehouse: Send + Sync {
     /// Makes every source with a `location` readable under its name; file globs are
     /// re-read by every query, so new files are seen.
@@ -182,6 +189,34 @@ pub trait Warehouse: Send + Sync {
     /// Drops every table of a non-production environment.
     fn drop_env(&self, env: &str) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
+    /// Creates a stream source's landing table and bookkeeping when missing, and
+    /// returns where its ingest resumes.
+    fn open_stream(&self, source: &Source) -> Result<StreamState> {
+        let _ = source;
+        Err(no_streams())
+    }
+    /// Lands a batch in one transaction with the position it ends at: only event
+    /// ids the table does not hold yet, counting those older than `late_before`.
+    fn land(
+        &self,
+        source: &Source,
+        batch: &Batch,
+        late_before: Option<Timestamp>,
+    ) -> Result<Landed> {
+        let _ = (source, batch, late_before);
+        Err(no_streams())
+    }
+    /// Lands archived events (Parquet files) through the same dedup; returns
+    /// what landed and the archive's latest event time.
+    fn replay(
+        &self,
+        source: &Source,
+        files: &str,
+        late_before: Option<Timestamp>,
+    ) -> Result<(Landed, Option<Timestamp>)> {
+        let _ = (source, files, late_before);
+        Err(no_streams())
+    }
     /// Checks a query without running it; the bytes it would scan where the
     /// warehouse knows (`validate --dry-run`).
     fn dry_run(&self, sql: &str, table: &TableName) -> Result<Option<u64>> {

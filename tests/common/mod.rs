@@ -3,6 +3,7 @@
 //! a process.
 #![allow(dead_code)]
 
+pub mod nats;
 pub mod pg;
 
 use clap::Parser;

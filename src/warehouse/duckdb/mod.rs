@@ -12,6 +12,8 @@ use ::duckdb::types::{TimeUnit, Value};
 use ::duckdb::{AccessMode, Config, Connection};
 use std::sync::Mutex;
 
+mod streams;
+
 pub struct DuckDbWarehouse {
     base: Mutex<Connection>,
     pool: Mutex<Vec<Connection>>,
@@ -680,6 +682,28 @@ impl Warehouse for DuckDbWarehouse {
             .collect();
         self.with_conn(|c| c.execute_batch(&batch).map_err(err))?;
         Ok(schemas.len())
+    }
+
+    fn open_stream(&self, source: &Source) -> Result<StreamState> {
+        self.with_conn(|c| streams::open(c, source))
+    }
+
+    fn land(
+        &self,
+        source: &Source,
+        batch: &Batch,
+        late_before: Option<Timestamp>,
+    ) -> Result<Landed> {
+        self.with_conn(|c| streams::land(c, source, batch, late_before))
+    }
+
+    fn replay(
+        &self,
+        source: &Source,
+        files: &str,
+        late_before: Option<Timestamp>,
+    ) -> Result<(Landed, Option<Timestamp>)> {
+        self.with_conn(|c| streams::replay(c, source, files, late_before))
     }
 
     fn table_exists(&self, name: &PhysicalName) -> Result<bool> {

@@ -1,0 +1,473 @@
+//! Streaming ingest: events from a broker landed into a source's table exactly
+//! once, and the source's watermark advanced from their event times.
+//!
+//! Exactly once rests on two things the warehouse does in one transaction: it
+//! inserts only event ids it does not hold yet, and it records the broker
+//! position the batch ends at. A crash before the commit redelivers the batch;
+//! a crash after it resumes after the batch.
+
+pub mod nats;
+
+use crate::metadata::{self, MetadataStore};
+use crate::project::{Source, Stream};
+use crate::time::{parse_timestamp, Interval, Timestamp};
+use crate::warehouse::Warehouse;
+use anyhow::{anyhow, Context, Result};
+use std::collections::{BTreeMap, HashSet};
+
+/// One message as the broker delivered it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// The concrete subject (topic partition) it was published to.
+    pub partition: String,
+    /// Its position in the stream; strictly increasing.
+    pub sequence: u64,
+    pub payload: Vec<u8>,
+}
+
+/// What one fetch returned; `caught_up` when the broker had nothing more.
+pub struct Fetched {
+    pub messages: Vec<Message>,
+    pub caught_up: bool,
+}
+
+/// A broker's stream, read from a position on. Kafka or Pulsar plug in here.
+pub trait Broker: Send {
+    /// Up to `max` messages, waiting at most `wait` for the first one.
+    fn fetch(&mut self, max: usize, wait: std::time::Duration) -> Result<Fetched>;
+}
+
+/// Opens the broker of a stream, positioned after sequence `after`.
+pub fn connect(stream: &Stream, after: u64) -> Result<Box<dyn Broker>> {
+    match stream.broker {
+        crate::project::BrokerKind::Nats => Ok(Box::new(nats::NatsBroker::connect(stream, after)?)),
+    }
+}
+
+/// A decoded event, ready to land.
+#[derive(Clone, Debug)]
+pub struct Event {
+    pub sequence: u64,
+    pub partition: String,
+    pub event_id: String,
+    pub event_time: Timestamp,
+    /// The JSON object the columns are read from.
+    pub payload: String,
+}
+
+/// A message that could not be decoded; kept beside the data, never dropped.
+#[derive(Clone, Debug)]
+pub struct Reject {
+    pub sequence: u64,
+    pub partition: String,
+    pub payload: String,
+    pub error: String,
+}
+
+/// One micro-batch: distinct events, rejects, and where the batch ends.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub rejects: Vec<Reject>,
+    /// Duplicates of an event earlier in the same batch.
+    pub duplicates: u64,
+    pub first_sequence: u64,
+    pub last_sequence: u64,
+    /// The largest event time per partition.
+    pub partitions: BTreeMap<String, Timestamp>,
+}
+
+/// What the warehouse keeps about a stream: where to resume, how far each
+/// partition got, and the late ranges it landed.
+#[derive(Clone, Debug, Default)]
+pub struct StreamState {
+    pub position: u64,
+    pub partitions: BTreeMap<String, Timestamp>,
+    pub late_ranges: Vec<Interval>,
+}
+
+/// What landing one batch (or a replay) did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Landed {
+    /// Events new to the table.
+    pub landed: u64,
+    /// Events the table already held (redelivered or published twice).
+    pub duplicates: u64,
+    /// New events older than the watermark at landing.
+    pub late: u64,
+    /// The event-time range of the late events.
+    pub late_range: Option<Interval>,
+}
+
+/// Decodes messages into a batch. `after` is the position already landed:
+/// anything at or before it is a redelivery and skipped.
+pub fn decode(stream: &Stream, messages: Vec<Message>, after: u64) -> Batch {
+    let mut batch = Batch::default();
+    let mut seen = HashSet::new();
+    for message in messages {
+        if message.sequence <= after {
+            continue;
+        }
+        if batch.first_sequence == 0 {
+            batch.first_sequence = message.sequence;
+        }
+        batch.last_sequence = batch.last_sequence.max(message.sequence);
+        if !stream
+            .subjects
+            .iter()
+            .any(|s| subject_matches(s, &message.partition))
+        {
+            continue;
+        }
+        let payload = String::from_utf8_lossy(&message.payload).into_owned();
+        match fields(stream, &payload) {
+            Ok((event_id, event_time)) => {
+                if !seen.insert(event_id.clone()) {
+                    batch.duplicates += 1;
+                    continue;
+                }
+                let max = batch
+                    .partitions
+                    .entry(message.partition.clone())
+                    .or_insert(event_time);
+                *max = (*max).max(event_time);
+                batch.events.push(Event {
+                    sequence: message.sequence,
+                    partition: message.partition,
+                    event_id,
+                    event_time,
+                    payload,
+                });
+            }
+            Err(error) => batch.rejects.push(Reject {
+                sequence: message.sequence,
+                partition: message.partition,
+                payload,
+                error,
+            }),
+        }
+    }
+    batch
+}
+
+/// The event id (as text) and event time of a JSON payload.
+fn fields(stream: &Stream, payload: &str) -> Result<(String, Timestamp), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(payload).map_err(|e| format!("not JSON: {e}"))?;
+    let object = value.as_object().ok_or("not a JSON object")?;
+    let event_id = match object.get(&stream.event_id) {
+        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => return Err(format!("no `{}` (the event id)", stream.event_id)),
+    };
+    let event_time = match object.get(&stream.event_time) {
+        Some(serde_json::Value::String(s)) => {
+            parse_timestamp(s).map_err(|e| format!("`{}`: {e}", stream.event_time))?
+        }
+        Some(serde_json::Value::Number(n)) => n
+            .as_i64()
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .ok_or_else(|| format!("`{}`: {n} is not epoch milliseconds", stream.event_time))?,
+        _ => return Err(format!("no `{}` (the event time)", stream.event_time)),
+    };
+    Ok((event_id, event_time))
+}
+
+/// NATS subject matching: `*` is one token, `>` the rest.
+pub fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    for part in pattern.split('.') {
+        match (part, tokens.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (p, Some(t)) if p == t => {}
+            _ => return false,
+        }
+    }
+    tokens.next().is_none()
+}
+
+/// Totals over an ingest's lifetime, for its report.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct IngestTotals {
+    pub batches: u64,
+    pub events: u64,
+    pub landed: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub rejected: u64,
+    pub replayed: u64,
+    #[serde(with = "crate::time::serde_opt_ts")]
+    pub watermark: Option<Timestamp>,
+}
+
+/// Lands one stream source: batches in, watermark marks and repair markers out.
+pub struct Ingest<'a> {
+    pub source: &'a Source,
+    stream: &'a Stream,
+    warehouse: &'a dyn Warehouse,
+    metadata: &'a dyn MetadataStore,
+    env: &'a str,
+    state: StreamState,
+    /// The source's mark: a new event before it is late.
+    watermark: Option<Timestamp>,
+    pub totals: IngestTotals,
+}
+
+impl<'a> Ingest<'a> {
+    /// Opens the source's landing table and state, and finishes what a process
+    /// that died after a commit left undone: its mark and its repairs.
+    pub fn open(
+        source: &'a Source,
+        warehouse: &'a dyn Warehouse,
+        metadata: &'a dyn MetadataStore,
+        env: &'a str,
+    ) -> Result<Ingest<'a>> {
+        let stream = source
+            .stream
+            .as_deref()
+            .ok_or_else(|| anyhow!("`{}` has no `stream:` block to ingest", source.name))?;
+        let state = warehouse.open_stream(source)?;
+        let watermark = metadata.source_marks()?.get(&source.name).copied();
+        let mut ingest = Ingest {
+            source,
+            stream,
+            warehouse,
+            metadata,
+            env,
+            state,
+            watermark,
+            totals: IngestTotals {
+                watermark,
+                ..IngestTotals::default()
+            },
+        };
+        ingest.log_missing_repairs()?;
+        ingest.advance(None)?;
+        Ok(ingest)
+    }
+
+    pub fn position(&self) -> u64 {
+        self.state.position
+    }
+
+    pub fn stream(&self) -> &Stream {
+        self.stream
+    }
+
+    /// Lands one batch; true when readers have something new (a higher
+    /// watermark or a repair).
+    pub fn land(&mut self, messages: Vec<Message>) -> Result<bool> {
+        let batch = decode(self.stream, messages, self.state.position);
+        if batch.last_sequence == 0 {
+            return Ok(false);
+        }
+        self.totals.batches += 1;
+        self.totals.events += (batch.events.len() + batch.rejects.len()) as u64 + batch.duplicates;
+        self.totals.rejected += batch.rejects.len() as u64;
+        let landed = self
+            .warehouse
+            .land(self.source, &batch, self.watermark)
+            .with_context(|| {
+                format!(
+                    "landing {} (stream sequences {}..={})",
+                    self.source.name, batch.first_sequence, batch.last_sequence
+                )
+            })?;
+        self.state.position = batch.last_sequence;
+        for (partition, time) in &batch.partitions {
+            let max = self
+                .state
+                .partitions
+                .entry(partition.clone())
+                .or_insert(*time);
+            *max = (*max).max(*time);
+        }
+        self.totals.landed += landed.landed;
+        self.totals.duplicates += batch.duplicates + landed.duplicates;
+        self.advance(Some(landed))
+    }
+
+    /// Loads archived events (Parquet) through the same dedup; the source is
+    /// then complete through the archive's last event.
+    pub fn replay(&mut self, files: &str) -> Result<bool> {
+        let (landed, through) = self
+            .warehouse
+            .replay(self.source, files, self.watermark)
+            .with_context(|| format!("replaying {files} into {}", self.source.name))?;
+        self.totals.replayed += landed.landed;
+        self.totals.duplicates += landed.duplicates;
+        let repaired = self.record(&landed)?;
+        let marked = match through {
+            Some(t) => self.mark(t)?,
+            None => false,
+        };
+        Ok(repaired || marked)
+    }
+
+    /// Counts a landing, logs the repair its late events need, and moves the
+    /// watermark to min over partitions of max event time minus lateness.
+    fn advance(&mut self, landed: Option<Landed>) -> Result<bool> {
+        let repaired = match landed {
+            Some(landed) => self.record(&landed)?,
+            None => false,
+        };
+        let enough = self
+            .stream
+            .partitions
+            .is_none_or(|n| self.state.partitions.len() >= n);
+        let candidate = self
+            .state
+            .partitions
+            .values()
+            .min()
+            .filter(|_| enough)
+            .map(|t| *t - self.stream.lateness.chrono());
+        let marked = match candidate {
+            Some(t) => self.mark(t)?,
+            None => false,
+        };
+        Ok(repaired || marked)
+    }
+
+    fn record(&mut self, landed: &Landed) -> Result<bool> {
+        self.totals.late += landed.late;
+        match landed.late_range {
+            Some(range) => {
+                self.log_repair(range)?;
+                self.state.late_ranges.push(range);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Marks the source complete through `through` when that moves it forward.
+    fn mark(&mut self, through: Timestamp) -> Result<bool> {
+        if self.watermark.is_some_and(|w| w >= through) {
+            return Ok(false);
+        }
+        self.metadata.mark_source(
+            self.env,
+            &self.source.name,
+            through,
+            chrono::Utc::now(),
+            "ingest",
+        )?;
+        self.watermark = Some(through);
+        self.totals.watermark = Some(through);
+        Ok(true)
+    }
+
+    /// Late events rewrote a range readers may have read: log it like a source
+    /// backfill, so that they repair.
+    fn log_repair(&self, range: Interval) -> Result<()> {
+        metadata::record_source_rewrite(
+            self.metadata,
+            self.env,
+            &self.source.name,
+            range,
+            "ingest",
+            chrono::Utc::now(),
+        )?;
+        Ok(())
+    }
+
+    /// Late ranges landed by a process that died before it logged their repair.
+    fn log_missing_repairs(&mut self) -> Result<()> {
+        if self.state.late_ranges.is_empty() {
+            return Ok(());
+        }
+        let logged: HashSet<(Timestamp, Timestamp)> = self
+            .metadata
+            .log(self.env, Some(self.source.name.as_str()), None, 10_000)?
+            .into_iter()
+            .filter(|r| r.action == "backfill")
+            .filter_map(|r| Some((r.interval_start?, r.interval_end?)))
+            .collect();
+        for range in &self.state.late_ranges {
+            if !logged.contains(&(range.start, range.end)) {
+                self.log_repair(*range)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::{BrokerKind, PayloadFormat};
+    use crate::time::Duration;
+
+    fn stream() -> Stream {
+        Stream {
+            broker: BrokerKind::Nats,
+            url: "nats://127.0.0.1:4222".into(),
+            stream: "EVENTS".into(),
+            subjects: vec!["events.>".into()],
+            partitions: None,
+            event_id: "id".into(),
+            event_time: "ts".into(),
+            format: PayloadFormat::Json,
+            lateness: Duration::from_seconds(0),
+        }
+    }
+
+    fn message(sequence: u64, partition: &str, payload: &str) -> Message {
+        Message {
+            partition: partition.into(),
+            sequence,
+            payload: payload.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn subjects_match_like_nats() {
+        assert!(subject_matches("events.>", "events.a.b"));
+        assert!(!subject_matches("events.>", "events"));
+        assert!(subject_matches("events.*", "events.a"));
+        assert!(!subject_matches("events.*", "events.a.b"));
+        assert!(subject_matches("events.a", "events.a"));
+        assert!(!subject_matches("events.a", "other.a"));
+    }
+
+    #[test]
+    fn a_batch_keeps_the_first_of_each_event_id_and_rejects_what_it_cannot_read() {
+        let batch = decode(
+            &stream(),
+            vec![
+                message(
+                    3,
+                    "events.0",
+                    r#"{"id": "a", "ts": "2024-01-01T00:00:05Z"}"#,
+                ),
+                message(
+                    4,
+                    "events.1",
+                    r#"{"id": "a", "ts": "2024-01-01T00:00:09Z"}"#,
+                ),
+                message(5, "events.1", r#"{"id": 7, "ts": 1704067230000}"#),
+                message(6, "events.1", r#"{"ts": 1704067230000}"#),
+                message(7, "events.0", "not json"),
+                message(8, "other.0", r#"{"id": "b", "ts": 1}"#),
+                message(2, "events.0", r#"{"id": "old", "ts": 1}"#),
+            ],
+            2,
+        );
+        let ids: Vec<_> = batch.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["a", "7"]);
+        assert_eq!(batch.duplicates, 1);
+        assert_eq!(batch.rejects.len(), 2);
+        assert!(batch.rejects[0].error.contains("`id`"));
+        assert_eq!((batch.first_sequence, batch.last_sequence), (3, 8));
+        assert_eq!(
+            batch.partitions["events.1"],
+            parse_timestamp("2024-01-01T00:00:30Z").unwrap()
+        );
+        assert_eq!(
+            batch.partitions["events.0"],
+            parse_timestamp("2024-01-01T00:00:05Z").unwrap()
+        );
+    }
+}
