@@ -572,3 +572,26 @@ fn a_worker_lands_every_stream_source_and_keeps_what_it_cannot_read() {
         ]
     );
 }
+
+#[test]
+fn a_recreated_stream_stops_ingest_instead_of_skipping_its_events() {
+    let jet = Jet::new("recreated");
+    let p = project(&jet);
+    jet.publish(&with_duplicates(&jet, 0, 1000, base()));
+    let first = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    assert_eq!(landed(&p).0, 1000);
+
+    jet.recreate();
+    jet.publish(&with_duplicates(&jet, 5000, 10, base()));
+    let second = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
+    assert_eq!(second.code, 2, "{}", second.stdout);
+    assert!(
+        second
+            .stdout
+            .contains("ends at sequence 10, before the 1005 already landed"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(landed(&p).0, 1000);
+}

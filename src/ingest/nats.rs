@@ -38,7 +38,7 @@ impl NatsBroker {
                 .await
                 .map_err(|e| anyhow!("cannot connect to NATS at {}: {e}", stream.url))?;
             let jetstream = async_nats::jetstream::new(client);
-            let handle = jetstream.get_stream(&stream.stream).await.map_err(|e| {
+            let mut handle = jetstream.get_stream(&stream.stream).await.map_err(|e| {
                 anyhow!(
                     "JetStream stream `{}` at {}: {e}; create it (e.g. `nats stream add {}`) or fix `stream:`",
                     stream.stream,
@@ -46,6 +46,13 @@ impl NatsBroker {
                     stream.stream
                 )
             })?;
+            let state = handle
+                .info()
+                .await
+                .map_err(|e| anyhow!("JetStream stream `{}`: {e}", stream.stream))?
+                .state
+                .clone();
+            check_position(&stream.stream, after, state.first_sequence, state.last_sequence)?;
             let deliver_policy = match after {
                 0 => DeliverPolicy::All,
                 n => DeliverPolicy::ByStartSequence {
@@ -76,6 +83,28 @@ impl NatsBroker {
             messages: Some(messages),
         })
     }
+}
+
+/// A stream whose sequences went backwards was recreated: resuming would skip
+/// its events, so stop. Events removed before they landed (retention) are lost
+/// upstream: say so, they can only come back from an archive.
+fn check_position(name: &str, after: u64, first: u64, last: u64) -> Result<()> {
+    if after > last {
+        return Err(anyhow!(
+            "JetStream stream `{name}` ends at sequence {last}, before the {after} already landed: \
+             it was recreated or purged. Land its events under a new source name, or drop the \
+             source's table and its rows in _derived.stream_batches to start over"
+        ));
+    }
+    if after > 0 && first > after + 1 {
+        eprintln!(
+            "warning: JetStream stream `{name}` starts at sequence {first}: sequences {}..{} were \
+             removed before they landed; replay them from an archive with --replay-from",
+            after + 1,
+            first - 1
+        );
+    }
+    Ok(())
 }
 
 impl Broker for NatsBroker {

@@ -26,23 +26,31 @@ impl Jet {
             let client = async_nats::connect(URL)
                 .await
                 .unwrap_or_else(|e| panic!("NATS JetStream must run on {URL}: {e}"));
-            let js = jetstream::new(client);
-            let _ = js.delete_stream(&name).await;
-            js.create_stream(stream::Config {
-                name: name.clone(),
-                subjects: vec![format!("{prefix}.>")],
-                ..Default::default()
-            })
-            .await
-            .unwrap_or_else(|e| panic!("cannot create stream {name} on {URL}: {e}"));
-            js
+            jetstream::new(client)
         });
-        Jet {
+        let jet = Jet {
             runtime,
             js,
             stream: name,
             prefix,
-        }
+        };
+        jet.recreate();
+        jet
+    }
+
+    /// Deletes the stream (if any) and creates it empty.
+    pub fn recreate(&self) {
+        self.runtime.block_on(async {
+            let _ = self.js.delete_stream(&self.stream).await;
+            self.js
+                .create_stream(stream::Config {
+                    name: self.stream.clone(),
+                    subjects: vec![format!("{}.>", self.prefix)],
+                    ..Default::default()
+                })
+                .await
+                .unwrap_or_else(|e| panic!("cannot create stream {} on {URL}: {e}", self.stream));
+        })
     }
 
     /// The subject of partition `n`.
