@@ -1,7 +1,9 @@
 //! What `derived serve` exposes over HTTP: `/health` (JSON) and `/metrics`
-//! (Prometheus text: runs by status, run durations, lag per table, leases).
+//! (Prometheus text: runs by status, run durations, lag per table, leases,
+//! stream events by outcome and stream lag).
 
 use crate::exec::RunReport;
+use crate::ingest::IngestTotals;
 use crate::metadata::RunStatus;
 use crate::plan::Plan;
 use crate::time::Timestamp;
@@ -31,6 +33,17 @@ struct TableLabel {
     table: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabel {
+    source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabel {
+    source: String,
+    outcome: String,
+}
+
 /// A worker's counters, updated after every loop and read by the HTTP endpoint.
 pub struct Metrics {
     registry: Registry,
@@ -39,6 +52,8 @@ pub struct Metrics {
     lag: Family<TableLabel, Gauge<f64, AtomicU64>>,
     deferred: Counter,
     loops: Counter,
+    events: Family<EventLabel, Counter>,
+    source_lag: Family<SourceLabel, Gauge<f64, AtomicU64>>,
     health: Mutex<Health>,
 }
 
@@ -59,6 +74,8 @@ impl Default for Metrics {
         let lag = Family::<TableLabel, Gauge<f64, AtomicU64>>::default();
         let deferred = Counter::default();
         let loops = Counter::default();
+        let events = Family::<EventLabel, Counter>::default();
+        let source_lag = Family::<SourceLabel, Gauge<f64, AtomicU64>>::default();
         registry.register("derived_runs", "Runs finished by this worker", runs.clone());
         registry.register(
             "derived_run_duration_seconds",
@@ -80,6 +97,16 @@ impl Default for Metrics {
             "Plan-claim-run loops",
             loops.clone(),
         );
+        registry.register(
+            "derived_ingest_events",
+            "Stream events by outcome: landed, duplicate, late, rejected",
+            events.clone(),
+        );
+        registry.register(
+            "derived_source_lag_seconds",
+            "Now minus a stream source's watermark, after its latest batch",
+            source_lag.clone(),
+        );
         Metrics {
             registry,
             runs,
@@ -87,6 +114,8 @@ impl Default for Metrics {
             lag,
             deferred,
             loops,
+            events,
+            source_lag,
             health: Mutex::new(Health {
                 status: "starting",
                 ..Health::default()
@@ -134,6 +163,32 @@ impl Metrics {
         health.last_loop_at = Some(now);
         health.status = if error.is_some() { "degraded" } else { "ok" };
         health.last_error = error;
+    }
+
+    /// What one landed batch of `source` added.
+    pub fn ingested(&self, source: &str, before: &IngestTotals, after: &IngestTotals) {
+        let outcomes = [
+            ("landed", after.landed - before.landed),
+            ("duplicate", after.duplicates - before.duplicates),
+            ("late", after.late - before.late),
+            ("rejected", after.rejected - before.rejected),
+        ];
+        for (outcome, count) in outcomes {
+            self.events
+                .get_or_create(&EventLabel {
+                    source: source.to_string(),
+                    outcome: outcome.to_string(),
+                })
+                .inc_by(count);
+        }
+        if let Some(watermark) = after.watermark {
+            let lag = (chrono::Utc::now() - watermark).num_milliseconds() as f64 / 1000.0;
+            self.source_lag
+                .get_or_create(&SourceLabel {
+                    source: source.to_string(),
+                })
+                .set(lag.max(0.0));
+        }
     }
 
     pub fn health(&self) -> Health {

@@ -595,3 +595,40 @@ fn a_recreated_stream_stops_ingest_instead_of_skipping_its_events() {
     );
     assert_eq!(landed(&p).0, 1000);
 }
+
+#[test]
+fn serve_lands_streams_and_reports_them_in_its_metrics() {
+    let jet = Jet::new("served");
+    let p = project(&jet);
+    let ten = base() + Span::hours(10);
+    let mut messages = hour_ten(&jet, 0, ten, ten + Span::hours(1));
+    messages.push((jet.subject(0), messages[0].1.clone()));
+    messages.push((jet.subject(3), "{}".to_string()));
+    jet.publish(&messages);
+    let mut serve = p
+        .process(&["serve", "--listen", "127.0.0.1:0", "--poll", "1h"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = common::served_address(&mut serve);
+    let expected = [
+        r#"derived_ingest_events_total{source="raw.live",outcome="landed"} 1440"#,
+        r#"derived_ingest_events_total{source="raw.live",outcome="duplicate"} 1"#,
+        r#"derived_ingest_events_total{source="raw.live",outcome="rejected"} 1"#,
+        r#"derived_source_lag_seconds{source="raw.live"}"#,
+    ];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, metrics) = common::http_get(&address, "/metrics");
+        assert_eq!(code, 200);
+        if expected.iter().all(|line| metrics.contains(line)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    sigterm(&serve);
+    assert!(serve.wait().unwrap().success());
+    assert_eq!(landed(&p).0, 1440);
+}

@@ -8,7 +8,7 @@
 mod common;
 
 use common::pg::Database;
-use common::{copy_from_repo, TestProject};
+use common::{copy_from_repo, http_get, served_address, TestProject};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -268,35 +268,6 @@ fn sigterm_lets_the_run_under_way_finish_and_releases_its_lease() {
         "the run under way finished; nothing new started"
     );
     assert_eq!(db.count("SELECT count(*) FROM derived.leases"), 0);
-}
-
-/// Reads the worker's stderr until it says where it serves, then keeps draining it.
-fn served_address(child: &mut Child) -> String {
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let address = loop {
-        let line = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = line.strip_prefix("serving /health and /metrics on http://") {
-            break rest.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    address
-}
-
-fn http_get(address: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let code = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (code, body.to_string())
 }
 
 #[test]

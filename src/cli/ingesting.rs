@@ -5,6 +5,7 @@
 use crate::ingest::{self, Broker, Ingest, IngestTotals};
 use crate::metadata::MetadataStore;
 use crate::project::Source;
+use crate::serve::Metrics;
 use crate::warehouse::Warehouse;
 use anyhow::Result;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -51,6 +52,7 @@ pub struct Shared<'s> {
     /// Streams still landing; counted down before the last wake-up, so the
     /// planner that wakes sees it.
     pub active: &'s AtomicUsize,
+    pub metrics: &'s Metrics,
 }
 
 /// Lands batches until stopped (or, with `exit_when_idle`, caught up); an
@@ -75,8 +77,16 @@ fn consume_until_done(stream: &mut Stream, shared: &Shared) -> Result<()> {
     while !shared.stop.load(Ordering::Relaxed) {
         let fetched = stream.broker.fetch(shared.batch, WAIT)?;
         let idle = fetched.caught_up && fetched.messages.is_empty();
-        if !fetched.messages.is_empty() && stream.ingest.land(fetched.messages)? {
-            let _ = shared.wake.send("ingest".into());
+        if !fetched.messages.is_empty() {
+            let before = stream.ingest.totals.clone();
+            let news = stream.ingest.land(fetched.messages)?;
+            let name = stream.ingest.source.name.as_str();
+            shared
+                .metrics
+                .ingested(name, &before, &stream.ingest.totals);
+            if news {
+                let _ = shared.wake.send("ingest".into());
+            }
         }
         if idle && shared.exit_when_idle {
             break;

@@ -80,6 +80,7 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
         batch: flags.ingest.as_ref().map_or(10_000, |i| i.batch),
         errors: &errors,
         active: &active,
+        metrics: &metrics,
     };
     let looped = std::thread::scope(|scope| {
         let ingests: Vec<_> = streams

@@ -230,3 +230,33 @@ pub fn example_project() -> TestProject {
     std::fs::copy(repo.join("derived.yml"), p.root().join("derived.yml")).unwrap();
     p
 }
+
+/// Reads the worker's stderr until it says where it serves, then keeps draining it.
+pub fn served_address(child: &mut std::process::Child) -> String {
+    let stderr = child.stderr.take().unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let address = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("serving /health and /metrics on http://") {
+            break rest.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    address
+}
+
+pub fn http_get(address: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let code = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    (code, body.to_string())
+}
