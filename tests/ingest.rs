@@ -500,6 +500,7 @@ fn a_stream_block_with_mistakes_is_reported_with_positions() {
         "name: raw.live
 kind: source
 freshness: {method: marks}
+time_column: ts
 stream:
   broker: kafka
   url: nats://127.0.0.1:4222
@@ -525,11 +526,12 @@ columns:
             .unwrap_or_else(|| panic!("no error about {needle}: {errors:#?}"))
     };
     assert_eq!(at("cannot have `freshness`"), (3, 1));
-    assert_eq!(at("unknown broker `kafka`"), (5, 11));
-    assert_eq!(at("`partitions` must be"), (9, 15));
-    assert_eq!(at("`id` is not among"), (10, 13));
-    assert_eq!(at("`lateness`"), (12, 13));
-    assert_eq!(at("`user_id` of a stream source has no `type`"), (13, 1));
+    assert_eq!(at("`time_column` is `ts`"), (4, 14));
+    assert_eq!(at("unknown broker `kafka`"), (6, 11));
+    assert_eq!(at("`partitions` must be"), (10, 15));
+    assert_eq!(at("`id` is not among"), (11, 13));
+    assert_eq!(at("`lateness`"), (13, 13));
+    assert_eq!(at("`user_id` of a stream source has no `type`"), (14, 1));
 }
 
 #[test]
@@ -547,6 +549,10 @@ fn a_worker_lands_every_stream_source_and_keeps_what_it_cannot_read() {
     }
     messages.push((jet.subject(1), "not json".to_string()));
     messages.push((jet.subject(2), r#"{"event_ts": 1704103200000}"#.to_string()));
+    messages.push((
+        jet.subject(3),
+        r#"{"event_id": "bad", "event_ts": 1704103200000, "user_id": "abc"}"#.to_string(),
+    ));
     jet.publish(&messages);
 
     let out = p.cli(&["worker", "--exit-when-idle", "--format", "json"]);
@@ -564,6 +570,10 @@ fn a_worker_lands_every_stream_source_and_keeps_what_it_cannot_read() {
             [
                 "not json".to_string(),
                 "not JSON: expected ident at line 1 column 2".to_string()
+            ],
+            [
+                r#"{"event_id": "bad", "event_ts": 1704103200000, "user_id": "abc"}"#.to_string(),
+                "`user_id` is not BIGINT".to_string()
             ],
             [
                 r#"{"event_ts": 1704103200000}"#.to_string(),
@@ -593,7 +603,49 @@ fn a_recreated_stream_stops_ingest_instead_of_skipping_its_events() {
         "{}",
         second.stdout
     );
+    // Past the old position, the sequences alone no longer tell.
+    jet.publish(&with_duplicates(&jet, 6000, 2000, base()));
+    let third = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
+    assert_eq!(third.code, 2, "{}", third.stdout);
+    assert!(
+        third.stdout.contains("was deleted and created again"),
+        "{}",
+        third.stdout
+    );
     assert_eq!(landed(&p).0, 1000);
+}
+
+#[test]
+fn events_removed_by_retention_before_landing_stop_ingest_until_allowed() {
+    let jet = Jet::new("retention");
+    jet.recreate_keeping(100);
+    let p = project(&jet);
+    let events = |first: u64, count: u64| -> Vec<(String, String)> {
+        (first..first + count)
+            .map(|n| {
+                (
+                    jet.subject(n % 4),
+                    event(n, base() + Span::seconds(n as i64)),
+                )
+            })
+            .collect()
+    };
+    jet.publish(&events(0, 50));
+    assert_eq!(p.cli(&["ingest", "raw.live", "--exit-when-idle"]).code, 0);
+    jet.publish(&events(50, 200));
+    let stopped = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
+    assert_eq!(stopped.code, 2, "{}", stopped.stdout);
+    assert!(
+        stopped
+            .stdout
+            .contains("sequences 51..=150 were removed before they landed"),
+        "{}",
+        stopped.stdout
+    );
+    assert_eq!(landed(&p).0, 50);
+    let allowed = p.cli(&["ingest", "raw.live", "--exit-when-idle", "--allow-gap"]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stdout);
+    assert_eq!(landed(&p).0, 150);
 }
 
 #[test]
@@ -631,4 +683,41 @@ fn serve_lands_streams_and_reports_them_in_its_metrics() {
     sigterm(&serve);
     assert!(serve.wait().unwrap().success());
     assert_eq!(landed(&p).0, 1440);
+}
+
+#[test]
+fn a_replay_s_mark_is_restored_when_the_process_died_before_writing_it() {
+    let jet = Jet::new("replay_mark");
+    let p = project(&jet);
+    std::fs::create_dir_all(p.root().join("archive")).unwrap();
+    let archive = p.root().join("archive/day.parquet");
+    duckdb::Connection::open_in_memory()
+        .unwrap()
+        .execute_batch(&format!(
+            "COPY (SELECT 'e' || i AS event_id, TIMESTAMP '2024-01-01' + i * INTERVAL 1 MINUTE AS event_ts,
+                          1 AS user_id, 1 AS amount FROM range(1440) t(i)) TO '{}' (FORMAT parquet)",
+            archive.display()
+        ))
+        .unwrap();
+    let replay = p.cli(&[
+        "ingest",
+        "raw.live",
+        "--replay-from",
+        archive.to_str().unwrap(),
+        "--exit-when-idle",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(replay.code, 0, "{}", replay.stdout);
+    assert_eq!(replay.json()["ingest"]["watermark"], "2024-01-01T23:59:00Z");
+
+    // As if the process died between the replay's commit and its mark.
+    let metadata = duckdb::Connection::open(p.root().join(".derived/metadata.duckdb")).unwrap();
+    metadata.execute_batch("DELETE FROM source_marks").unwrap();
+    drop(metadata);
+    let again = p.cli(&["ingest", "raw.live", "--exit-when-idle", "--format", "json"]);
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    assert_eq!(again.json()["ingest"]["watermark"], "2024-01-01T23:59:00Z");
+    assert_eq!(landed(&p).0, 1440);
+    assert_eq!(p.count("SELECT * FROM hourly.live"), 23);
 }

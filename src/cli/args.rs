@@ -174,6 +174,10 @@ pub enum Command {
         /// The most events landed in one transaction.
         #[arg(long, default_value_t = 10_000)]
         batch: usize,
+        /// Go on after events the broker removed before they landed (load
+        /// them with --replay-from first).
+        #[arg(long)]
+        allow_gap: bool,
         #[command(flatten)]
         flags: WorkerArgs,
     },

@@ -106,12 +106,14 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             source,
             replay_from,
             batch,
+            allow_gap,
             flags,
         } => {
             let ingest = worker_cmd::IngestFlags {
                 source,
                 replay_from: replay_from.as_deref(),
                 batch: *batch,
+                allow_gap: *allow_gap,
             };
             worker_cmd::worker_command(g, &worker_flags(flags, None, Some(ingest)))
         }

@@ -39,6 +39,7 @@ pub struct IngestFlags<'a> {
     pub source: &'a str,
     pub replay_from: Option<&'a str>,
     pub batch: usize,
+    pub allow_gap: bool,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -88,7 +89,11 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
             .map(|stream| scope.spawn(|| ingesting::consume(stream, &shared)))
             .collect();
         let ingesting = || active.load(Ordering::SeqCst) > 0;
-        let halted = || flags.ingest.is_some() && !errors.lock().is_ok_and(|e| e.is_empty());
+        let halted = || {
+            flags.ingest.is_some()
+                && flags.exit_when_idle
+                && !errors.lock().is_ok_and(|e| e.is_empty())
+        };
         let looped = work(
             g,
             &loaded,
@@ -128,17 +133,19 @@ fn streams<'a>(
     stores: &'a Stores,
     flags: &WorkerFlags,
 ) -> Result<(
-    Vec<ingesting::Stream<'a>>,
+    Vec<ingesting::Feed<'a>>,
     Option<BTreeSet<crate::project::TableName>>,
 )> {
+    let allow_gap = flags.ingest.as_ref().is_some_and(|i| i.allow_gap);
     let open = |source, replay_from| {
-        ingesting::open(
+        let target = ingesting::Target {
             source,
-            stores.warehouse.as_ref(),
-            stores.metadata.as_ref(),
-            &g.env,
-            replay_from,
-        )
+            warehouse: stores.warehouse.as_ref(),
+            metadata: stores.metadata.as_ref(),
+            env: &g.env,
+            allow_gap,
+        };
+        ingesting::open(target, replay_from)
     };
     if let Some(ingest) = &flags.ingest {
         let name = known_name(loaded, ingest.source)?;

@@ -35,12 +35,18 @@ pub struct Fetched {
 pub trait Broker: Send {
     /// Up to `max` messages, waiting at most `wait` for the first one.
     fn fetch(&mut self, max: usize, wait: std::time::Duration) -> Result<Fetched>;
+    /// Names this incarnation of the stream: a stream deleted and created
+    /// again restarts its positions, and must not be resumed.
+    fn origin(&self) -> &str;
 }
 
-/// Opens the broker of a stream, positioned after sequence `after`.
-pub fn connect(stream: &Stream, after: u64) -> Result<Box<dyn Broker>> {
+/// Opens the broker of a stream, positioned after sequence `after`. Events
+/// the broker removed before they landed are an error unless `allow_gap`.
+pub fn connect(stream: &Stream, after: u64, allow_gap: bool) -> Result<Box<dyn Broker>> {
     match stream.broker {
-        crate::project::BrokerKind::Nats => Ok(Box::new(nats::NatsBroker::connect(stream, after)?)),
+        crate::project::BrokerKind::Nats => Ok(Box::new(nats::NatsBroker::connect(
+            stream, after, allow_gap,
+        )?)),
     }
 }
 
@@ -73,6 +79,8 @@ pub struct Batch {
     pub duplicates: u64,
     pub first_sequence: u64,
     pub last_sequence: u64,
+    /// The broker's `origin` of the stream the batch came from.
+    pub origin: String,
     /// The largest event time per partition.
     pub partitions: BTreeMap<String, Timestamp>,
 }
@@ -82,7 +90,11 @@ pub struct Batch {
 #[derive(Clone, Debug, Default)]
 pub struct StreamState {
     pub position: u64,
+    /// The broker's `origin` of the stream the position belongs to.
+    pub origin: Option<String>,
     pub partitions: BTreeMap<String, Timestamp>,
+    /// The latest event time of any replayed archive.
+    pub replayed_through: Option<Timestamp>,
     pub late_ranges: Vec<Interval>,
 }
 
@@ -95,6 +107,9 @@ pub struct Landed {
     pub duplicates: u64,
     /// New events older than the watermark at landing.
     pub late: u64,
+    /// Events that could not be read or do not fit the column types; kept in
+    /// `_derived.stream_rejects`.
+    pub rejected: u64,
     /// The event-time range of the late events.
     pub late_range: Option<Interval>,
 }
@@ -209,7 +224,7 @@ pub struct Ingest<'a> {
     metadata: &'a dyn MetadataStore,
     env: &'a str,
     state: StreamState,
-    /// The source's mark: a new event before it is late.
+    /// The source's mark; a new event older than it is late.
     watermark: Option<Timestamp>,
     pub totals: IngestTotals,
 }
@@ -255,16 +270,33 @@ impl<'a> Ingest<'a> {
         self.stream
     }
 
+    /// Refuses a broker whose stream is not the one the position belongs to.
+    pub fn check_origin(&mut self, origin: &str) -> Result<()> {
+        match &self.state.origin {
+            Some(landed) if landed != origin => Err(anyhow!(
+                "the stream `{}` was deleted and created again (it was {landed}, it is now {origin}); \
+                 its positions restarted, so resuming would skip events. Land it under a new source \
+                 name, or drop {} and its rows in _derived.stream_batches to start over",
+                self.stream.stream,
+                self.source.name
+            )),
+            _ => {
+                self.state.origin = Some(origin.to_string());
+                Ok(())
+            }
+        }
+    }
+
     /// Lands one batch; true when readers have something new (a higher
     /// watermark or a repair).
     pub fn land(&mut self, messages: Vec<Message>) -> Result<bool> {
-        let batch = decode(self.stream, messages, self.state.position);
+        let mut batch = decode(self.stream, messages, self.state.position);
         if batch.last_sequence == 0 {
             return Ok(false);
         }
+        batch.origin = self.state.origin.clone().unwrap_or_default();
         self.totals.batches += 1;
         self.totals.events += (batch.events.len() + batch.rejects.len()) as u64 + batch.duplicates;
-        self.totals.rejected += batch.rejects.len() as u64;
         let landed = self
             .warehouse
             .land(self.source, &batch, self.watermark)
@@ -284,6 +316,7 @@ impl<'a> Ingest<'a> {
             *max = (*max).max(*time);
         }
         self.totals.landed += landed.landed;
+        self.totals.rejected += landed.rejected;
         self.totals.duplicates += batch.duplicates + landed.duplicates;
         self.advance(Some(landed))
     }
@@ -297,16 +330,14 @@ impl<'a> Ingest<'a> {
             .with_context(|| format!("replaying {files} into {}", self.source.name))?;
         self.totals.replayed += landed.landed;
         self.totals.duplicates += landed.duplicates;
+        self.state.replayed_through = self.state.replayed_through.max(through);
         let repaired = self.record(&landed)?;
-        let marked = match through {
-            Some(t) => self.mark(t)?,
-            None => false,
-        };
-        Ok(repaired || marked)
+        Ok(self.advance(None)? || repaired)
     }
 
     /// Counts a landing, logs the repair its late events need, and moves the
-    /// watermark to min over partitions of max event time minus lateness.
+    /// watermark to min over partitions of max event time minus lateness (or
+    /// to the end of a replayed archive, which is complete as it is).
     fn advance(&mut self, landed: Option<Landed>) -> Result<bool> {
         let repaired = match landed {
             Some(landed) => self.record(&landed)?,
@@ -323,7 +354,7 @@ impl<'a> Ingest<'a> {
             .min()
             .filter(|_| enough)
             .map(|t| *t - self.stream.lateness.chrono());
-        let marked = match candidate {
+        let marked = match candidate.max(self.state.replayed_through) {
             Some(t) => self.mark(t)?,
             None => false,
         };
@@ -335,15 +366,16 @@ impl<'a> Ingest<'a> {
         match landed.late_range {
             Some(range) => {
                 self.log_repair(range)?;
-                self.state.late_ranges.push(range);
                 Ok(true)
             }
             None => Ok(false),
         }
     }
 
-    /// Marks the source complete through `through` when that moves it forward.
+    /// Marks the source complete through `through` when that moves it forward;
+    /// never past now, whatever time a producer's clock put on an event.
     fn mark(&mut self, through: Timestamp) -> Result<bool> {
+        let through = through.min(chrono::Utc::now());
         if self.watermark.is_some_and(|w| w >= through) {
             return Ok(false);
         }
@@ -382,7 +414,7 @@ impl<'a> Ingest<'a> {
             .metadata
             .log(self.env, Some(self.source.name.as_str()), None, 10_000)?
             .into_iter()
-            .filter(|r| r.action == "backfill")
+            .filter(|r| r.action == "backfill" && r.status == metadata::RunStatus::Success)
             .filter_map(|r| Some((r.interval_start?, r.interval_end?)))
             .collect();
         for range in &self.state.late_ranges {

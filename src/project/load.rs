@@ -353,13 +353,10 @@ fn parse_source(r: &mut Reader, map: &Mapping, name: Option<TableName>) -> Optio
     let columns = parse_columns(r, map);
     let stream = r
         .mapping(map, whole, "stream")
-        .and_then(|s| parse_stream(r, map, s, &columns))
+        .and_then(|s| parse_stream(r, map, s, &columns, time_column.as_deref()))
         .map(Box::new);
     let (time_column, freshness) = match &stream {
-        Some(stream) => (
-            time_column.or_else(|| Some(stream.event_time.clone())),
-            Freshness::Marks,
-        ),
+        Some(stream) => (Some(stream.event_time.clone()), Freshness::Marks),
         None if map.contains_key("stream") => (time_column, Freshness::Marks),
         None => {
             let freshness = parse_freshness(r, map, time_column.is_some());
@@ -392,7 +389,13 @@ const STREAM_KEYS: [&str; 9] = [
 
 /// A source's `stream:` block. The landed table has the declared columns, so
 /// every column needs a type, and the event id and time must be among them.
-fn parse_stream(r: &mut Reader, map: &Mapping, s: &Mapping, columns: &[Column]) -> Option<Stream> {
+fn parse_stream(
+    r: &mut Reader,
+    map: &Mapping,
+    s: &Mapping,
+    columns: &[Column],
+    time_column: Option<&str>,
+) -> Option<Stream> {
     let whole = r.whole();
     let scope = r.nested(whole, "stream");
     r.unknown_keys(s, scope, &STREAM_KEYS, "stream");
@@ -458,6 +461,16 @@ fn parse_stream(r: &mut Reader, map: &Mapping, s: &Mapping, columns: &[Column]) 
     };
     let event_id = r.required_string(s, scope, "event_id", "`stream`", "event_id");
     let event_time = r.required_string(s, scope, "event_time", "`stream`", "event_ts");
+    if let (Some(column), Some(event_time)) = (time_column, &event_time) {
+        if column != event_time {
+            r.error(
+                "invalid-stream",
+                r.value_span(whole, "time_column"),
+                format!("`time_column` is `{column}` but the stream's event time is `{event_time}`: the watermark follows the event time"),
+                Some(format!("write `time_column: {event_time}`, or leave it out")),
+            );
+        }
+    }
     let lateness = match r.string(s, scope, "lateness") {
         Some(text) => duration(r, scope, "lateness", &text),
         None => Some(Duration::from_seconds(0)),

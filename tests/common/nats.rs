@@ -40,12 +40,19 @@ impl Jet {
 
     /// Deletes the stream (if any) and creates it empty.
     pub fn recreate(&self) {
+        self.recreate_keeping(-1)
+    }
+
+    /// Deletes the stream and creates it empty, keeping at most `max_messages`
+    /// (-1: all).
+    pub fn recreate_keeping(&self, max_messages: i64) {
         self.runtime.block_on(async {
             let _ = self.js.delete_stream(&self.stream).await;
             self.js
                 .create_stream(stream::Config {
                     name: self.stream.clone(),
                     subjects: vec![format!("{}.>", self.prefix)],
+                    max_messages,
                     ..Default::default()
                 })
                 .await

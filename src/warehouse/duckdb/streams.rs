@@ -4,12 +4,12 @@
 
 use super::{err, in_transaction, literal, string_literal};
 use crate::ingest::{Batch, Landed, StreamState};
-use crate::project::{Source, Stream};
+use crate::project::{Column, Source, Stream};
 use crate::time::{from_micros, to_micros, Interval, Timestamp};
 use crate::warehouse::{quote, PhysicalName, Result, WarehouseError};
 use ::duckdb::{params, Connection};
 
-const SETUP: &str = "CREATE TABLE IF NOT EXISTS _derived.stream_batches (source VARCHAR NOT NULL, first_sequence BIGINT, last_sequence BIGINT, replayed VARCHAR, events BIGINT NOT NULL, landed BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL, late BIGINT NOT NULL, late_from TIMESTAMP, late_to TIMESTAMP, committed_at TIMESTAMP NOT NULL); \
+const SETUP: &str = "CREATE TABLE IF NOT EXISTS _derived.stream_batches (source VARCHAR NOT NULL, origin VARCHAR, first_sequence BIGINT, last_sequence BIGINT, replayed VARCHAR, events BIGINT NOT NULL, landed BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL, late BIGINT NOT NULL, late_from TIMESTAMP, late_to TIMESTAMP, max_event_time TIMESTAMP, committed_at TIMESTAMP NOT NULL); \
     CREATE TABLE IF NOT EXISTS _derived.stream_partitions (source VARCHAR NOT NULL, partition VARCHAR NOT NULL, max_event_time TIMESTAMP NOT NULL, last_sequence BIGINT NOT NULL); \
     CREATE TABLE IF NOT EXISTS _derived.stream_rejects (source VARCHAR NOT NULL, sequence BIGINT NOT NULL, partition VARCHAR NOT NULL, payload VARCHAR NOT NULL, error VARCHAR NOT NULL, rejected_at TIMESTAMP NOT NULL)";
 
@@ -22,13 +22,20 @@ fn stream_of(source: &Source) -> Result<&Stream> {
         .ok_or_else(|| WarehouseError::new(format!("{} is not a stream source", source.name)))
 }
 
-fn declared_type(source: &Source, column: &str) -> String {
+/// A declared column with its type (the loader requires one on stream sources).
+fn typed(col: &Column) -> (String, &str) {
+    (
+        quote(&col.name),
+        col.data_type.as_deref().unwrap_or("VARCHAR"),
+    )
+}
+
+fn declared_type<'s>(source: &'s Source, column: &str) -> &'s str {
     source
         .columns
         .iter()
         .find(|c| c.name == column)
-        .and_then(|c| c.data_type.clone())
-        .unwrap_or_else(|| "VARCHAR".into())
+        .map_or("VARCHAR", |c| typed(c).1)
 }
 
 pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
@@ -38,11 +45,8 @@ pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
         .columns
         .iter()
         .map(|col| {
-            format!(
-                "{} {}",
-                quote(&col.name),
-                col.data_type.as_deref().unwrap_or("VARCHAR")
-            )
+            let (name, ty) = typed(col);
+            format!("{name} {ty}")
         })
         .collect();
     c.execute_batch(&format!(
@@ -69,15 +73,19 @@ pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
         )));
     }
     let name = source.name.as_str();
-    let position: i64 = c
+    let (position, origin, replayed_through): (i64, Option<String>, Option<i64>) = c
         .query_row(
-            "SELECT coalesce(max(last_sequence), 0) FROM _derived.stream_batches WHERE source = ?",
+            "SELECT coalesce(max(last_sequence), 0), arg_max(origin, last_sequence), \
+             epoch_us(max(max_event_time) FILTER (WHERE replayed IS NOT NULL)) \
+             FROM _derived.stream_batches WHERE source = ?",
             [name],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .map_err(err)?;
     let mut state = StreamState {
         position: position as u64,
+        origin,
+        replayed_through: replayed_through.map(from_micros),
         ..StreamState::default()
     };
     let mut stmt = c
@@ -107,29 +115,25 @@ pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
     Ok(state)
 }
 
-/// The declared columns, each read from the staged payloads (`alias`) as its
-/// type: the event id and time from the decoded fields, the rest from the JSON.
-fn landed_columns(source: &Source, stream: &Stream) -> (String, String) {
-    let names: Vec<String> = source.columns.iter().map(|c| quote(&c.name)).collect();
-    let values: Vec<String> = source
+/// How each declared column is read from a staged payload: the event id and
+/// time from the decoded fields, the rest from the JSON field of its name.
+fn raw_values(source: &Source, stream: &Stream) -> Vec<(String, String, String)> {
+    source
         .columns
         .iter()
-        .map(|c| {
-            let ty = declared_type(source, &c.name);
-            if c.name == stream.event_time {
-                format!("CAST(make_timestamp(event_time) AS {ty})")
-            } else if c.name == stream.event_id {
-                format!("CAST(event_id AS {ty})")
+        .map(|col| {
+            let (name, ty) = typed(col);
+            let raw = if col.name == stream.event_time {
+                "make_timestamp(event_time)".to_string()
+            } else if col.name == stream.event_id {
+                "event_id".to_string()
             } else {
-                let path = format!("$.\"{}\"", c.name.replace('"', "\\\""));
-                format!(
-                    "CAST(json_extract_string(payload, {}) AS {ty})",
-                    string_literal(&path)
-                )
-            }
+                let path = format!("$.\"{}\"", col.name.replace('"', "\\\""));
+                format!("json_extract_string(payload, {})", string_literal(&path))
+            };
+            (name, raw, ty.to_string())
         })
-        .collect();
-    (names.join(", "), values.join(", "))
+        .collect()
 }
 
 /// The count and range of `rows` (a query with `event_id` as text and
@@ -190,75 +194,154 @@ pub fn land(
             }
             appender.flush().map_err(err)?;
         }
-        let mut landed = Landed::default();
+        let values = raw_values(source, stream);
+        let mut landed = Landed {
+            rejected: reject_misfits(c, name, &values)? + batch.rejects.len() as u64,
+            ..Landed::default()
+        };
         if let Some(before) = late_before {
             if batch.events.iter().any(|e| e.event_time < before) {
                 let rows = "SELECT event_id, make_timestamp(event_time) AS event_time FROM _derived_landing";
                 (landed.late, landed.late_range) = late(c, source, rows, before)?;
             }
         }
-        let (names, values) = landed_columns(source, stream);
+        let names: Vec<&str> = values.iter().map(|(n, _, _)| n.as_str()).collect();
+        let casts: Vec<String> = values
+            .iter()
+            .map(|(_, raw, ty)| format!("CAST({raw} AS {ty})"))
+            .collect();
+        // Ids equal only once cast (e.g. "7" and "07" as BIGINT) are one event too.
         let inserted = c
             .execute(
                 &format!(
-                    "INSERT OR IGNORE INTO {} ({names}) SELECT {values} FROM _derived_landing",
-                    target.sql()
+                    "INSERT OR IGNORE INTO {} ({}) SELECT {} FROM _derived_landing \
+                     QUALIFY row_number() OVER (PARTITION BY CAST(event_id AS {}) ORDER BY sequence) = 1",
+                    target.sql(),
+                    names.join(", "),
+                    casts.join(", "),
+                    declared_type(source, &stream.event_id)
                 ),
                 [],
             )
             .map_err(err)? as u64;
         landed.landed = inserted;
-        landed.duplicates = batch.events.len() as u64 - inserted;
-        record_batch(c, name, batch, &landed)?;
+        landed.duplicates =
+            batch.events.len() as u64 - (landed.rejected - batch.rejects.len() as u64) - inserted;
+        record_batch(
+            c,
+            &BatchRow {
+                source: name,
+                origin: Some(&batch.origin),
+                sequences: Some((batch.first_sequence, batch.last_sequence)),
+                replayed: None,
+                events: (batch.events.len() + batch.rejects.len()) as u64 + batch.duplicates,
+                landed: &landed,
+                duplicates: landed.duplicates + batch.duplicates,
+                max_event_time: batch.partitions.values().max().copied(),
+            },
+        )?;
+        let mut partitions = c
+            .prepare("INSERT INTO _derived.stream_partitions VALUES (?, ?, make_timestamp(?), ?)")
+            .map_err(err)?;
+        for (partition, time) in &batch.partitions {
+            partitions
+                .execute(params![
+                    name,
+                    partition,
+                    to_micros(*time),
+                    batch.last_sequence as i64
+                ])
+                .map_err(err)?;
+        }
+        let mut rejects = c
+            .prepare("INSERT INTO _derived.stream_rejects VALUES (?, ?, ?, ?, ?, now())")
+            .map_err(err)?;
+        for r in &batch.rejects {
+            rejects
+                .execute(params![
+                    name,
+                    r.sequence as i64,
+                    r.partition,
+                    r.payload,
+                    r.error
+                ])
+                .map_err(err)?;
+        }
         Ok(landed)
     })
 }
 
-fn record_batch(c: &Connection, name: &str, batch: &Batch, landed: &Landed) -> Result<()> {
-    let events = batch.events.len() + batch.rejects.len() + batch.duplicates as usize;
+/// Moves staged events with a field that does not fit its column's type to
+/// `_derived.stream_rejects`, so that one bad event cannot stall the stream.
+fn reject_misfits(
+    c: &Connection,
+    source: &str,
+    values: &[(String, String, String)],
+) -> Result<u64> {
+    let misfit =
+        |raw: &str, ty: &str| format!("({raw} IS NOT NULL AND TRY_CAST({raw} AS {ty}) IS NULL)");
+    let any: Vec<String> = values.iter().map(|(_, raw, ty)| misfit(raw, ty)).collect();
+    let reasons: Vec<String> = values
+        .iter()
+        .map(|(name, raw, ty)| {
+            format!(
+                "CASE WHEN {} THEN {} END",
+                misfit(raw, ty),
+                string_literal(&format!("`{name}` is not {ty}"))
+            )
+        })
+        .collect();
+    let condition = any.join(" OR ");
+    let rejected = c
+        .execute(
+            &format!(
+                "INSERT INTO _derived.stream_rejects SELECT ?, sequence, partition, payload, \
+                 concat_ws('; ', {}), now() FROM _derived_landing WHERE {condition}",
+                reasons.join(", ")
+            ),
+            [source],
+        )
+        .map_err(err)?;
+    if rejected > 0 {
+        c.execute_batch(&format!("DELETE FROM _derived_landing WHERE {condition}"))
+            .map_err(err)?;
+    }
+    Ok(rejected as u64)
+}
+
+/// One row of `_derived.stream_batches`: a landed batch or a replay.
+struct BatchRow<'a> {
+    source: &'a str,
+    origin: Option<&'a str>,
+    sequences: Option<(u64, u64)>,
+    replayed: Option<&'a str>,
+    events: u64,
+    landed: &'a Landed,
+    duplicates: u64,
+    max_event_time: Option<Timestamp>,
+}
+
+fn record_batch(c: &Connection, row: &BatchRow) -> Result<()> {
+    let micros = |t: Option<Timestamp>| t.map(to_micros);
     c.execute(
-        "INSERT INTO _derived.stream_batches VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), now())",
+        "INSERT INTO _derived.stream_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), make_timestamp(?), now())",
         params![
-            name,
-            batch.first_sequence as i64,
-            batch.last_sequence as i64,
-            events as i64,
-            landed.landed as i64,
-            (landed.duplicates + batch.duplicates) as i64,
-            batch.rejects.len() as i64,
-            landed.late as i64,
-            landed.late_range.map(|r| to_micros(r.start)),
-            landed.late_range.map(|r| to_micros(r.end)),
+            row.source,
+            row.origin,
+            row.sequences.map(|s| s.0 as i64),
+            row.sequences.map(|s| s.1 as i64),
+            row.replayed,
+            row.events as i64,
+            row.landed.landed as i64,
+            row.duplicates as i64,
+            row.landed.rejected as i64,
+            row.landed.late as i64,
+            micros(row.landed.late_range.map(|r| r.start)),
+            micros(row.landed.late_range.map(|r| r.end)),
+            micros(row.max_event_time),
         ],
     )
     .map_err(err)?;
-    let mut partitions = c
-        .prepare("INSERT INTO _derived.stream_partitions VALUES (?, ?, make_timestamp(?), ?)")
-        .map_err(err)?;
-    for (partition, time) in &batch.partitions {
-        partitions
-            .execute(params![
-                name,
-                partition,
-                to_micros(*time),
-                batch.last_sequence as i64
-            ])
-            .map_err(err)?;
-    }
-    let mut rejects = c
-        .prepare("INSERT INTO _derived.stream_rejects VALUES (?, ?, ?, ?, ?, now())")
-        .map_err(err)?;
-    for r in &batch.rejects {
-        rejects
-            .execute(params![
-                name,
-                r.sequence as i64,
-                r.partition,
-                r.payload,
-                r.error
-            ])
-            .map_err(err)?;
-    }
     Ok(())
 }
 
@@ -270,38 +353,25 @@ pub fn replay(
 ) -> Result<(Landed, Option<Timestamp>)> {
     let stream = stream_of(source)?;
     let target = PhysicalName::of(&source.name, "prod");
-    let names: Vec<String> = source.columns.iter().map(|c| quote(&c.name)).collect();
+    let names: Vec<String> = source.columns.iter().map(|col| typed(col).0).collect();
     let casts: Vec<String> = source
         .columns
         .iter()
         .map(|col| {
-            format!(
-                "CAST({} AS {}) AS {}",
-                quote(&col.name),
-                declared_type(source, &col.name),
-                quote(&col.name)
-            )
+            let (name, ty) = typed(col);
+            format!("CAST({name} AS {ty}) AS {name}")
         })
         .collect();
     let id = quote(&stream.event_id);
     let time = quote(&stream.event_time);
-    let archived: i64 = c
-        .query_row(
-            &format!(
-                "SELECT count(*) FROM read_parquet({}, union_by_name = true)",
-                string_literal(files)
-            ),
-            [],
-            |r| r.get(0),
-        )
-        .map_err(|e| WarehouseError::new(format!("cannot read {files}: {e}")))?;
     c.execute_batch(&format!(
-        "CREATE OR REPLACE TEMP TABLE _derived_replay AS SELECT {} FROM read_parquet({}, union_by_name = true) \
+        "CREATE OR REPLACE TEMP TABLE _derived_replay AS SELECT {}, count(*) OVER (PARTITION BY {id}) AS _copies \
+         FROM read_parquet({}, union_by_name = true) \
          QUALIFY row_number() OVER (PARTITION BY {id} ORDER BY {time}) = 1",
         casts.join(", "),
         string_literal(files)
     ))
-    .map_err(err)?;
+    .map_err(|e| WarehouseError::new(format!("cannot read {files}: {e}")))?;
     let result = in_transaction(c, |c| {
         let mut landed = Landed::default();
         if let Some(before) = late_before {
@@ -321,30 +391,30 @@ pub fn replay(
                 [],
             )
             .map_err(err)? as u64;
-        let through: Option<i64> = c
+        let (archived, through): (i64, Option<i64>) = c
             .query_row(
-                &format!("SELECT epoch_us(max(CAST({time} AS TIMESTAMP))) FROM _derived_replay"),
+                &format!("SELECT coalesce(sum(_copies), 0), epoch_us(max(CAST({time} AS TIMESTAMP))) FROM _derived_replay"),
                 [],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(err)?;
         landed.landed = inserted;
         landed.duplicates = archived as u64 - inserted;
-        c.execute(
-            "INSERT INTO _derived.stream_batches VALUES (?, NULL, NULL, ?, ?, ?, ?, 0, ?, make_timestamp(?), make_timestamp(?), now())",
-            params![
-                source.name.as_str(),
-                files,
-                archived,
-                inserted as i64,
-                archived - inserted as i64,
-                landed.late as i64,
-                landed.late_range.map(|r| to_micros(r.start)),
-                landed.late_range.map(|r| to_micros(r.end)),
-            ],
-        )
-        .map_err(err)?;
-        Ok((landed, through.map(from_micros)))
+        let through = through.map(from_micros);
+        record_batch(
+            c,
+            &BatchRow {
+                source: source.name.as_str(),
+                origin: None,
+                sequences: None,
+                replayed: Some(files),
+                events: archived as u64,
+                landed: &landed,
+                duplicates: landed.duplicates,
+                max_event_time: through,
+            },
+        )?;
+        Ok((landed, through))
     });
     let _ = c.execute_batch("DROP TABLE IF EXISTS _derived_replay");
     result
