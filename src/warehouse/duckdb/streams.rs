@@ -164,11 +164,24 @@ fn late(
     Ok((count as u64, range))
 }
 
+/// Lands a batch; when a value does not fit its column (the insert fails),
+/// lands it again setting such events aside, a cost paid only then.
 pub fn land(
     c: &Connection,
     source: &Source,
     batch: &Batch,
     late_before: Option<Timestamp>,
+) -> Result<Landed> {
+    land_batch(c, source, batch, late_before, false)
+        .or_else(|_| land_batch(c, source, batch, late_before, true))
+}
+
+fn land_batch(
+    c: &Connection,
+    source: &Source,
+    batch: &Batch,
+    late_before: Option<Timestamp>,
+    set_misfits_aside: bool,
 ) -> Result<Landed> {
     let stream = stream_of(source)?;
     let target = PhysicalName::of(&source.name, "prod");
@@ -195,8 +208,13 @@ pub fn land(
             appender.flush().map_err(err)?;
         }
         let values = raw_values(source, stream);
+        let misfits = if set_misfits_aside {
+            reject_misfits(c, name, &values)?
+        } else {
+            0
+        };
         let mut landed = Landed {
-            rejected: reject_misfits(c, name, &values)? + batch.rejects.len() as u64,
+            rejected: misfits + batch.rejects.len() as u64,
             ..Landed::default()
         };
         if let Some(before) = late_before {
@@ -225,8 +243,7 @@ pub fn land(
             )
             .map_err(err)? as u64;
         landed.landed = inserted;
-        landed.duplicates =
-            batch.events.len() as u64 - (landed.rejected - batch.rejects.len() as u64) - inserted;
+        landed.duplicates = batch.events.len() as u64 - misfits - inserted;
         record_batch(
             c,
             &BatchRow {
