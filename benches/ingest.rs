@@ -6,10 +6,12 @@
 //! PostgreSQL at 127.0.0.1:5432 for the latency log). DERIVED_BENCH_EVENTS
 //! (default 500000) and DERIVED_BENCH_HOURS (20) change the size.
 
+mod common;
 #[path = "../tests/common/nats.rs"]
 mod nats;
 
 use chrono::{DateTime, Duration as Span, TimeZone, Utc};
+use common::{psql, setting};
 use nats::Jet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,26 +29,6 @@ sql: |
   WHERE event_ts >= {{ start }} AND event_ts < {{ end }}
   GROUP BY ALL
 ";
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-v", "ON_ERROR_STOP=1", "-qAt", url, "-c", sql])
-        .output()
-        .expect("psql (PostgreSQL's client) is required");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn event(n: u64, at: DateTime<Utc>) -> String {
     serde_json::json!({"event_id": format!("e{n}"), "event_ts": at.to_rfc3339(), "user_id": n % 97, "amount": n % 1000})

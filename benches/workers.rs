@@ -6,32 +6,15 @@
 //! DERIVED_BENCH_TABLES (default 10000), DERIVED_BENCH_PROCESSES (4) and
 //! DERIVED_BENCH_THREADS (4 per process) change the shape.
 
+mod common;
+
+use common::{psql, setting};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
 const SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 /// Tables per layer: layer n reads layer n-1, so workers wait on each other.
 const LAYER: usize = 1000;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-v", "ON_ERROR_STOP=1", "-qAt", url, "-c", sql])
-        .output()
-        .expect("psql (PostgreSQL's client) is required");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn main() {
     let tables = setting("DERIVED_BENCH_TABLES", 10_000);

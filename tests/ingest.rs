@@ -250,6 +250,21 @@ fn landed_or_zero(p: &TestProject) -> (i64, i64, i64) {
     }
 }
 
+/// Hour 10:00 on every partition, then one event at 11:00:40 on each of
+/// `past`: with 30 s of lateness, the watermark passes 11:00 once all four are.
+fn hour_ten_then(jet: &Jet, past: std::ops::Range<u64>) -> Vec<(String, String)> {
+    let ten = base() + Span::hours(10);
+    let eleven = base() + Span::hours(11);
+    let mut messages = hour_ten(jet, 0, ten, eleven);
+    for partition in past {
+        messages.push((
+            jet.subject(partition),
+            event(1_000_000 + partition, eleven + Span::seconds(40)),
+        ));
+    }
+    messages
+}
+
 /// Events of hour 10:00 on every partition up to `until` (exclusive).
 fn hour_ten(
     jet: &Jet,
@@ -294,17 +309,9 @@ fn an_hour_is_built_within_seconds_of_the_watermark_passing_its_end_and_not_befo
         "tables/hourly/live.yml",
         &HOURLY.replace("start: 2024-01-01", "start: 2024-01-01T10:00:00Z"),
     );
-    let ten = base() + Span::hours(10);
     let eleven = base() + Span::hours(11);
     // Hour 10 on every partition, and three partitions already past 11:00:30.
-    let mut messages = hour_ten(&jet, 0, ten, eleven);
-    for partition in 0..3 {
-        messages.push((
-            jet.subject(partition),
-            event(1_000_000 + partition, eleven + Span::seconds(40)),
-        ));
-    }
-    jet.publish(&messages);
+    jet.publish(&hour_ten_then(&jet, 0..3));
     let init = p
         .process(&["status"])
         .env("DERIVED_METADATA_URL", db.url())
@@ -360,7 +367,7 @@ fn an_hour_is_built_within_seconds_of_the_watermark_passing_its_end_and_not_befo
         server_side[0][0]
     );
     assert!(latency < Duration::from_secs(5));
-    sigterm(&child);
+    common::sigterm(child.id());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert_eq!(
@@ -369,28 +376,12 @@ fn an_hour_is_built_within_seconds_of_the_watermark_passing_its_end_and_not_befo
     );
 }
 
-fn sigterm(child: &std::process::Child) {
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn late_events_are_landed_counted_and_repair_the_hours_that_read_them() {
     let jet = Jet::new("late");
     let p = project(&jet);
     let ten = base() + Span::hours(10);
-    let eleven = base() + Span::hours(11);
-    let mut messages = hour_ten(&jet, 0, ten, eleven);
-    for partition in 0..4 {
-        messages.push((
-            jet.subject(partition),
-            event(1_000_000 + partition, eleven + Span::seconds(40)),
-        ));
-    }
-    jet.publish(&messages);
+    jet.publish(&hour_ten_then(&jet, 0..4));
     let first = p.cli(&["ingest", "raw.live", "--exit-when-idle", "--format", "json"]);
     assert_eq!(first.code, 0, "{}", first.stdout);
     assert_eq!(first.json()["ingest"]["late"], 0);
@@ -538,15 +529,7 @@ columns:
 fn a_worker_lands_every_stream_source_and_keeps_what_it_cannot_read() {
     let jet = Jet::new("worker");
     let p = project(&jet);
-    let ten = base() + Span::hours(10);
-    let eleven = base() + Span::hours(11);
-    let mut messages = hour_ten(&jet, 0, ten, eleven);
-    for partition in 0..4 {
-        messages.push((
-            jet.subject(partition),
-            event(1_000_000 + partition, eleven + Span::seconds(40)),
-        ));
-    }
+    let mut messages = hour_ten_then(&jet, 0..4);
     messages.push((jet.subject(1), "not json".to_string()));
     messages.push((jet.subject(2), r#"{"event_ts": 1704103200000}"#.to_string()));
     messages.push((
@@ -680,7 +663,7 @@ fn serve_lands_streams_and_reports_them_in_its_metrics() {
         assert!(Instant::now() < deadline, "{metrics}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    sigterm(&serve);
+    common::sigterm(serve.id());
     assert!(serve.wait().unwrap().success());
     assert_eq!(landed(&p).0, 1440);
 }

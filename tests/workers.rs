@@ -256,10 +256,7 @@ fn sigterm_lets_the_run_under_way_finish_and_releases_its_lease() {
         assert!(Instant::now() < deadline, "the worker never started a run");
         std::thread::sleep(Duration::from_millis(50));
     }
-    std::process::Command::new("kill")
-        .args(["-TERM", &worker.id().to_string()])
-        .status()
-        .unwrap();
+    common::sigterm(worker.id());
     let status = worker.wait().unwrap();
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
     assert_eq!(
@@ -367,12 +364,7 @@ sql: |
     );
     assert!(metrics.contains("derived_run_duration_seconds_count 1"));
 
-    let pid = serve.id().to_string();
-    let term = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(term.success());
+    common::sigterm(serve.id());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(status) = serve.try_wait().unwrap() {
@@ -410,10 +402,7 @@ fn a_duckdb_project_refuses_a_second_worker() {
             && stderr.contains("wait for it to finish"),
         "{stderr}"
     );
-    std::process::Command::new("kill")
-        .args(["-TERM", &first.id().to_string()])
-        .status()
-        .unwrap();
+    common::sigterm(first.id());
     let status = first.wait().unwrap();
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
 }

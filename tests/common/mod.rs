@@ -260,3 +260,12 @@ pub fn http_get(address: &str, path: &str) -> (u16, String) {
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     (code, body.to_string())
 }
+
+/// Sends SIGTERM to a process.
+pub fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
