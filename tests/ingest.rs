@@ -421,6 +421,21 @@ fn late_events_are_landed_counted_and_repair_the_hours_that_read_them() {
     );
 }
 
+/// `ingest --replay-from FILES --exit-when-idle`, which must succeed; its report.
+fn replay(p: &TestProject, files: &std::path::Path) -> serde_json::Value {
+    let out = p.cli(&[
+        "ingest",
+        "raw.live",
+        "--replay-from",
+        files.to_str().unwrap(),
+        "--exit-when-idle",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    out.json()
+}
+
 #[test]
 fn a_parquet_replay_of_one_day_hands_over_to_the_live_stream_without_gap_or_overlap() {
     let jet = Jet::new("replay");
@@ -450,18 +465,8 @@ fn a_parquet_replay_of_one_day_hands_over_to_the_live_stream_without_gap_or_over
     }
     jet.publish(&messages);
 
-    let glob = p.root().join("archive/*.parquet");
-    let out = p.cli(&[
-        "ingest",
-        "raw.live",
-        "--replay-from",
-        glob.to_str().unwrap(),
-        "--exit-when-idle",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(out.code, 0, "{}", out.stdout);
-    let ingest = &out.json()["ingest"];
+    let report = replay(&p, &p.root().join("archive/*.parquet"));
+    let ingest = &report["ingest"];
     assert_eq!(ingest["replayed"], 8640);
     assert_eq!(ingest["landed"], 8640 + 40);
     assert_eq!(ingest["duplicates"], 100);
@@ -682,17 +687,8 @@ fn a_replay_s_mark_is_restored_when_the_process_died_before_writing_it() {
             archive.display()
         ))
         .unwrap();
-    let replay = p.cli(&[
-        "ingest",
-        "raw.live",
-        "--replay-from",
-        archive.to_str().unwrap(),
-        "--exit-when-idle",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(replay.code, 0, "{}", replay.stdout);
-    assert_eq!(replay.json()["ingest"]["watermark"], "2024-01-01T23:59:00Z");
+    let report = replay(&p, &archive);
+    assert_eq!(report["ingest"]["watermark"], "2024-01-01T23:59:00Z");
 
     // As if the process died between the replay's commit and its mark.
     let metadata = duckdb::Connection::open(p.root().join(".derived/metadata.duckdb")).unwrap();
