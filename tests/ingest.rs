@@ -700,3 +700,42 @@ fn a_replay_s_mark_is_restored_when_the_process_died_before_writing_it() {
     assert_eq!(landed(&p).0, 1440);
     assert_eq!(p.count("SELECT * FROM hourly.live"), 23);
 }
+
+#[test]
+fn the_streaming_example_lands_its_stream_and_builds_its_hours() {
+    let jet = Jet::new("example");
+    let p = TestProject::new();
+    common::copy_from_repo(&p, "examples/streaming", "");
+    let source = p.root().join("tables/raw/message_events.yml");
+    let yaml = std::fs::read_to_string(&source)
+        .unwrap()
+        .replace("stream: MESSAGE_EVENTS", &format!("stream: {}", jet.stream))
+        .replace("[\"messages.>\"]", &format!("[\"{}.>\"]", jet.prefix));
+    std::fs::write(&source, yaml).unwrap();
+    assert_eq!(p.cli(&["validate"]).code, 0);
+
+    // Two hours of messages in 3 guilds by 5 users, then the hour after on every partition.
+    let mut messages = Vec::new();
+    for n in 0..720u64 {
+        let at = base() + Span::seconds(n as i64 * 10);
+        let payload = serde_json::json!({"event_id": format!("m{n}"), "sent_at": at.to_rfc3339(),
+            "guild_id": n % 3, "user_id": n % 5, "chars": 10});
+        messages.push((jet.subject(n % 4), payload.to_string()));
+    }
+    for partition in 0..4 {
+        let at = base() + Span::hours(2) + Span::seconds(31);
+        let payload = serde_json::json!({"event_id": format!("next{partition}"), "sent_at": at.to_rfc3339(),
+            "guild_id": 0, "user_id": 0, "chars": 1});
+        messages.push((jet.subject(partition), payload.to_string()));
+    }
+    jet.publish(&messages);
+    let out = p.cli(&["ingest", "raw.message_events", "--exit-when-idle"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(
+        p.rows("SELECT hour, sum(messages), sum(chars), max(authors) FROM live.guild_messages_hourly GROUP BY hour"),
+        [
+            ["2024-01-01T00:00:00Z", "360", "3600", "5"].map(String::from),
+            ["2024-01-01T01:00:00Z", "360", "3600", "5"].map(String::from),
+        ]
+    );
+}
