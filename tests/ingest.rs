@@ -390,35 +390,57 @@ fn late_events_are_landed_counted_and_repair_the_hours_that_read_them() {
         .rows("SELECT hour, events FROM hourly.live")
         .contains(&vec![ten_text.clone(), "1440".to_string()]));
 
-    // One new event at 10:30 (late: the watermark is 11:00:10) and one duplicate.
+    // New events at 10:30 and 03:15 (late: the watermark is 11:00:10) and one duplicate.
     jet.publish(&[
         (jet.subject(2), event(2_000_000, ten + Span::minutes(30))),
         (jet.subject(1), event(5, ten + Span::seconds(10))),
+        (
+            jet.subject(3),
+            event(2_000_001, base() + Span::minutes(195)),
+        ),
     ]);
     let second = p.cli(&["ingest", "raw.live", "--exit-when-idle", "--format", "json"]);
     assert_eq!(second.code, 0, "{}", second.stdout);
     let report = second.json();
-    assert_eq!(report["ingest"]["late"], 1);
-    assert_eq!(report["ingest"]["landed"], 1);
+    assert_eq!(report["ingest"]["late"], 2);
+    assert_eq!(report["ingest"]["landed"], 2);
     assert_eq!(report["ingest"]["duplicates"], 1);
-    assert!(p
-        .rows("SELECT hour, events FROM hourly.live")
-        .contains(&vec![ten_text, "1441".to_string()]));
-    let repairs: Vec<_> = p
+    let hours = p.rows("SELECT hour, events FROM hourly.live");
+    assert!(hours.contains(&vec![ten_text, "1441".to_string()]));
+    assert!(hours.contains(&vec!["2024-01-01T03:00:00Z".to_string(), "1".to_string()]));
+    let mut repairs: Vec<String> = p
         .log(Some("raw.live"))
         .into_iter()
         .filter(|r| r["action"] == "backfill" && r["triggered_by"] == "ingest")
+        .map(|r| r["interval_start"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(repairs.len(), 1);
-    assert_eq!(repairs[0]["interval_start"], "2024-01-01T10:30:00Z");
-    assert!(p
+    repairs.sort();
+    assert_eq!(repairs, ["2024-01-01T03:15:00Z", "2024-01-01T10:30:00Z"]);
+    // Only the two hours the late events fall in are repaired.
+    let mut repaired: Vec<(String, String)> = p
         .log(Some("hourly.live"))
         .iter()
-        .any(|r| r["action"] == "repair" && r["interval_start"] == "2024-01-01T10:00:00Z"));
+        .filter(|r| r["action"] == "repair")
+        .map(|r| {
+            let at = |k: &str| r[k].as_str().unwrap().to_string();
+            (at("interval_start"), at("interval_end"))
+        })
+        .collect();
+    repaired.sort();
     assert_eq!(
-        p.count("SELECT * FROM _derived.stream_batches WHERE late > 0"),
-        1
+        repaired,
+        [
+            (
+                "2024-01-01T03:00:00Z".to_string(),
+                "2024-01-01T04:00:00Z".to_string()
+            ),
+            (
+                "2024-01-01T10:00:00Z".to_string(),
+                "2024-01-01T11:00:00Z".to_string()
+            )
+        ]
     );
+    assert_eq!(p.count("SELECT * FROM _derived.stream_late"), 2);
 }
 
 /// `ingest --replay-from FILES --exit-when-idle`, which must succeed; its report.

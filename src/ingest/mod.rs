@@ -110,8 +110,8 @@ pub struct Landed {
     /// Events that could not be read or do not fit the column types; kept in
     /// `_derived.stream_rejects`.
     pub rejected: u64,
-    /// The event-time range of the late events.
-    pub late_range: Option<Interval>,
+    /// The event-time ranges of the late events (one per run of hours).
+    pub late_ranges: Vec<Interval>,
 }
 
 /// Decodes messages into a batch. `after` is the position already landed:
@@ -363,13 +363,10 @@ impl<'a> Ingest<'a> {
 
     fn record(&mut self, landed: &Landed) -> Result<bool> {
         self.totals.late += landed.late;
-        match landed.late_range {
-            Some(range) => {
-                self.log_repair(range)?;
-                Ok(true)
-            }
-            None => Ok(false),
+        for range in &landed.late_ranges {
+            self.log_repair(*range)?;
         }
+        Ok(!landed.late_ranges.is_empty())
     }
 
     /// Marks the source complete through `through` when that moves it forward;

@@ -5,11 +5,12 @@
 use super::{err, in_transaction, literal, string_literal};
 use crate::ingest::{Batch, Landed, StreamState};
 use crate::project::{Column, Source, Stream};
-use crate::time::{from_micros, to_micros, Interval, Timestamp};
+use crate::time::{from_micros, to_micros, Interval, Schedule, Timestamp};
 use crate::warehouse::{quote, PhysicalName, Result, WarehouseError};
 use ::duckdb::{params, Connection};
 
-const SETUP: &str = "CREATE TABLE IF NOT EXISTS _derived.stream_batches (source VARCHAR NOT NULL, origin VARCHAR, first_sequence BIGINT, last_sequence BIGINT, replayed VARCHAR, events BIGINT NOT NULL, landed BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL, late BIGINT NOT NULL, late_from TIMESTAMP, late_to TIMESTAMP, max_event_time TIMESTAMP, committed_at TIMESTAMP NOT NULL); \
+const SETUP: &str = "CREATE TABLE IF NOT EXISTS _derived.stream_batches (source VARCHAR NOT NULL, origin VARCHAR, first_sequence BIGINT, last_sequence BIGINT, replayed VARCHAR, events BIGINT NOT NULL, landed BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL, late BIGINT NOT NULL, max_event_time TIMESTAMP, committed_at TIMESTAMP NOT NULL); \
+    CREATE TABLE IF NOT EXISTS _derived.stream_late (source VARCHAR NOT NULL, last_sequence BIGINT, late_from TIMESTAMP NOT NULL, late_to TIMESTAMP NOT NULL); \
     CREATE TABLE IF NOT EXISTS _derived.stream_partitions (source VARCHAR NOT NULL, partition VARCHAR NOT NULL, max_event_time TIMESTAMP NOT NULL, last_sequence BIGINT NOT NULL); \
     CREATE TABLE IF NOT EXISTS _derived.stream_rejects (source VARCHAR NOT NULL, sequence BIGINT NOT NULL, partition VARCHAR NOT NULL, payload VARCHAR NOT NULL, error VARCHAR NOT NULL, rejected_at TIMESTAMP NOT NULL)";
 
@@ -101,7 +102,7 @@ pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
         state.partitions.insert(partition, from_micros(micros));
     }
     let mut stmt = c
-        .prepare("SELECT epoch_us(late_from), epoch_us(late_to) FROM _derived.stream_batches WHERE source = ? AND late > 0 ORDER BY committed_at DESC LIMIT 1000")
+        .prepare("SELECT epoch_us(late_from), epoch_us(late_to) FROM _derived.stream_late WHERE source = ? ORDER BY rowid DESC LIMIT 1000")
         .map_err(err)?;
     let rows = stmt
         .query_map([name], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
@@ -136,32 +137,56 @@ fn raw_values(source: &Source, stream: &Stream) -> Vec<(String, String, String)>
         .collect()
 }
 
-/// The count and range of `rows` (a query with `event_id` as text and
-/// `event_time` as a timestamp) that are older than `before` and new to `target`.
+/// The count and time ranges of `rows` (a query with `event_id` as text and
+/// `event_time` as a timestamp) that are older than `before` and new to
+/// `target`: one range per run of consecutive hours holding such events, so
+/// that scattered late events repair only the intervals they fall in.
 fn late(
     c: &Connection,
     source: &Source,
     rows: &str,
     before: Timestamp,
-) -> Result<(u64, Option<Interval>)> {
+) -> Result<(u64, Vec<Interval>)> {
     let stream = stream_of(source)?;
     let target = PhysicalName::of(&source.name, "prod");
     let sql = format!(
         "SELECT count(*), epoch_us(min(l.event_time)), epoch_us(max(l.event_time)) FROM ({rows}) AS l \
-         WHERE l.event_time < {} AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = CAST(l.event_id AS {}))",
+         WHERE l.event_time < {} AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = CAST(l.event_id AS {})) \
+         GROUP BY date_trunc('hour', l.event_time) ORDER BY 2",
         literal(before),
         target.sql(),
         quote(&stream.event_id),
         declared_type(source, &stream.event_id)
     );
-    let (count, min, max): (i64, Option<i64>, Option<i64>) = c
-        .query_row(&sql, [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    let mut stmt = c.prepare(&sql).map_err(err)?;
+    let hours = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
         .map_err(err)?;
-    let range = match (min, max) {
-        (Some(min), Some(max)) => Interval::new(from_micros(min), from_micros(max + 1)),
-        _ => None,
-    };
-    Ok((count as u64, range))
+    let mut count = 0;
+    let mut ranges: Vec<Interval> = Vec::new();
+    for hour in hours {
+        let (n, min, max) = hour.map_err(err)?;
+        count += n as u64;
+        let (start, end) = (from_micros(min), from_micros(max + 1));
+        let hour_of = |t: Timestamp| Schedule::Hourly.floor(t);
+        match ranges.last_mut() {
+            Some(last)
+                if hour_of(start)
+                    <= Schedule::Hourly
+                        .next(hour_of(last.end - chrono::Duration::microseconds(1))) =>
+            {
+                last.end = end
+            }
+            _ => ranges.extend(Interval::new(start, end)),
+        }
+    }
+    Ok((count, ranges))
 }
 
 /// Lands a batch; when a value does not fit its column (the insert fails),
@@ -220,7 +245,7 @@ fn land_batch(
         if let Some(before) = late_before {
             if batch.events.iter().any(|e| e.event_time < before) {
                 let rows = "SELECT event_id, make_timestamp(event_time) AS event_time FROM _derived_landing";
-                (landed.late, landed.late_range) = late(c, source, rows, before)?;
+                (landed.late, landed.late_ranges) = late(c, source, rows, before)?;
             }
         }
         let names: Vec<&str> = values.iter().map(|(n, _, _)| n.as_str()).collect();
@@ -341,7 +366,7 @@ struct BatchRow<'a> {
 fn record_batch(c: &Connection, row: &BatchRow) -> Result<()> {
     let micros = |t: Option<Timestamp>| t.map(to_micros);
     c.execute(
-        "INSERT INTO _derived.stream_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, make_timestamp(?), make_timestamp(?), make_timestamp(?), now())",
+        "INSERT INTO _derived.stream_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, make_timestamp(?), now())",
         params![
             row.source,
             row.origin,
@@ -353,12 +378,24 @@ fn record_batch(c: &Connection, row: &BatchRow) -> Result<()> {
             row.duplicates as i64,
             row.landed.rejected as i64,
             row.landed.late as i64,
-            micros(row.landed.late_range.map(|r| r.start)),
-            micros(row.landed.late_range.map(|r| r.end)),
             micros(row.max_event_time),
         ],
     )
     .map_err(err)?;
+    let mut late = c
+        .prepare(
+            "INSERT INTO _derived.stream_late VALUES (?, ?, make_timestamp(?), make_timestamp(?))",
+        )
+        .map_err(err)?;
+    for range in &row.landed.late_ranges {
+        late.execute(params![
+            row.source,
+            row.sequences.map(|s| s.1 as i64),
+            to_micros(range.start),
+            to_micros(range.end)
+        ])
+        .map_err(err)?;
+    }
     Ok(())
 }
 
@@ -395,7 +432,7 @@ pub fn replay(
             let rows = format!(
                 "SELECT CAST({id} AS VARCHAR) AS event_id, CAST({time} AS TIMESTAMP) AS event_time FROM _derived_replay"
             );
-            (landed.late, landed.late_range) = late(c, source, &rows, before)?;
+            (landed.late, landed.late_ranges) = late(c, source, &rows, before)?;
         }
         let inserted = c
             .execute(
