@@ -593,6 +593,13 @@ fn a_worker_lands_every_stream_source_and_keeps_what_it_cannot_read() {
     );
 }
 
+/// `ingest --exit-when-idle` cannot start: exit 2, saying `message`.
+fn refused_to_start(p: &TestProject, message: &str) {
+    let out = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stdout.contains(message), "{}", out.stdout);
+}
+
 #[test]
 fn a_recreated_stream_stops_ingest_instead_of_skipping_its_events() {
     let jet = Jet::new("recreated");
@@ -604,24 +611,10 @@ fn a_recreated_stream_stops_ingest_instead_of_skipping_its_events() {
 
     jet.recreate();
     jet.publish(&with_duplicates(&jet, 5000, 10, base()));
-    let second = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
-    assert_eq!(second.code, 2, "{}", second.stdout);
-    assert!(
-        second
-            .stdout
-            .contains("ends at sequence 10, before the 1005 already landed"),
-        "{}",
-        second.stdout
-    );
+    refused_to_start(&p, "ends at sequence 10, before the 1005 already landed");
     // Past the old position, the sequences alone no longer tell.
     jet.publish(&with_duplicates(&jet, 6000, 2000, base()));
-    let third = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
-    assert_eq!(third.code, 2, "{}", third.stdout);
-    assert!(
-        third.stdout.contains("was deleted and created again"),
-        "{}",
-        third.stdout
-    );
+    refused_to_start(&p, "was deleted and created again");
     assert_eq!(landed(&p).0, 1000);
 }
 
@@ -643,15 +636,7 @@ fn events_removed_by_retention_before_landing_stop_ingest_until_allowed() {
     jet.publish(&events(0, 50));
     assert_eq!(p.cli(&["ingest", "raw.live", "--exit-when-idle"]).code, 0);
     jet.publish(&events(50, 200));
-    let stopped = p.cli(&["ingest", "raw.live", "--exit-when-idle"]);
-    assert_eq!(stopped.code, 2, "{}", stopped.stdout);
-    assert!(
-        stopped
-            .stdout
-            .contains("sequences 51..=150 were removed before they landed"),
-        "{}",
-        stopped.stdout
-    );
+    refused_to_start(&p, "sequences 51..=150 were removed before they landed");
     assert_eq!(landed(&p).0, 50);
     let allowed = p.cli(&["ingest", "raw.live", "--exit-when-idle", "--allow-gap"]);
     assert_eq!(allowed.code, 0, "{}", allowed.stdout);

@@ -541,6 +541,16 @@ fn user() -> String {
         .unwrap_or_else(|_| "user".into())
 }
 
+/// Closes the runs a stopped process left `running`, saying how many.
+fn recover(stores: &Stores, g: &Global) -> Result<()> {
+    let recovered =
+        exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
+    if recovered > 0 {
+        eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
+    }
+    Ok(())
+}
+
 /// Recovers abandoned runs, plans and runs; exit 1 when any run failed.
 fn execute(
     g: &Global,
@@ -549,11 +559,7 @@ fn execute(
     scope: Scope,
     threads: Option<usize>,
 ) -> Result<Outcome> {
-    let recovered =
-        exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
-    if recovered > 0 {
-        eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
-    }
+    recover(stores, g)?;
     let now = now(g)?;
     let s = situation(loaded, stores, g, now, scope)?;
     let progress = progress::for_terminal(&s.plan);

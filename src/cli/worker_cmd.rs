@@ -57,11 +57,7 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
     on_termination(stop.clone(), wake.clone())?;
     let loaded = load_valid(g)?;
     let stores = open_stores(&loaded.project)?;
-    let recovered =
-        exec::recover_abandoned(stores.metadata.as_ref(), stores.warehouse.as_ref(), &g.env)?;
-    if recovered > 0 {
-        eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
-    }
+    super::recover(&stores, g)?;
     if let Some(leases) = stores.metadata.leases() {
         leases.set_ttl(lease_ttl);
     }

@@ -141,11 +141,7 @@ pub fn decode(stream: &Stream, messages: Vec<Message>, after: u64) -> Batch {
                     batch.duplicates += 1;
                     continue;
                 }
-                let max = batch
-                    .partitions
-                    .entry(message.partition.clone())
-                    .or_insert(event_time);
-                *max = (*max).max(event_time);
+                raise(&mut batch.partitions, &message.partition, event_time);
                 batch.events.push(Event {
                     sequence: message.sequence,
                     partition: message.partition,
@@ -163,6 +159,16 @@ pub fn decode(stream: &Stream, messages: Vec<Message>, after: u64) -> Batch {
         }
     }
     batch
+}
+
+/// Keeps the latest event time seen per partition.
+fn raise(latest: &mut BTreeMap<String, Timestamp>, partition: &str, time: Timestamp) {
+    match latest.get_mut(partition) {
+        Some(max) => *max = (*max).max(time),
+        None => {
+            latest.insert(partition.to_string(), time);
+        }
+    }
 }
 
 /// The event id (as text) and event time of a JSON payload.
@@ -258,7 +264,7 @@ impl<'a> Ingest<'a> {
             },
         };
         ingest.log_missing_repairs()?;
-        ingest.advance(None)?;
+        ingest.advance()?;
         Ok(ingest)
     }
 
@@ -308,17 +314,13 @@ impl<'a> Ingest<'a> {
             })?;
         self.state.position = batch.last_sequence;
         for (partition, time) in &batch.partitions {
-            let max = self
-                .state
-                .partitions
-                .entry(partition.clone())
-                .or_insert(*time);
-            *max = (*max).max(*time);
+            raise(&mut self.state.partitions, partition, *time);
         }
         self.totals.landed += landed.landed;
         self.totals.rejected += landed.rejected;
         self.totals.duplicates += batch.duplicates + landed.duplicates;
-        self.advance(Some(landed))
+        let repaired = self.record(&landed)?;
+        Ok(self.advance()? || repaired)
     }
 
     /// Loads archived events (Parquet) through the same dedup; the source is
@@ -332,17 +334,13 @@ impl<'a> Ingest<'a> {
         self.totals.duplicates += landed.duplicates;
         self.state.replayed_through = self.state.replayed_through.max(through);
         let repaired = self.record(&landed)?;
-        Ok(self.advance(None)? || repaired)
+        Ok(self.advance()? || repaired)
     }
 
-    /// Counts a landing, logs the repair its late events need, and moves the
-    /// watermark to min over partitions of max event time minus lateness (or
-    /// to the end of a replayed archive, which is complete as it is).
-    fn advance(&mut self, landed: Option<Landed>) -> Result<bool> {
-        let repaired = match landed {
-            Some(landed) => self.record(&landed)?,
-            None => false,
-        };
+    /// Moves the watermark to min over partitions of max event time minus
+    /// lateness (or to the end of a replayed archive, which is complete as it
+    /// is); true when it moved.
+    fn advance(&mut self) -> Result<bool> {
         let enough = self
             .stream
             .partitions
@@ -354,13 +352,14 @@ impl<'a> Ingest<'a> {
             .min()
             .filter(|_| enough)
             .map(|t| *t - self.stream.lateness.chrono());
-        let marked = match candidate.max(self.state.replayed_through) {
-            Some(t) => self.mark(t)?,
-            None => false,
-        };
-        Ok(repaired || marked)
+        match candidate.max(self.state.replayed_through) {
+            Some(t) => self.mark(t),
+            None => Ok(false),
+        }
     }
 
+    /// Counts a landing's late events and logs the repairs they need; true
+    /// when there were any.
     fn record(&mut self, landed: &Landed) -> Result<bool> {
         self.totals.late += landed.late;
         for range in &landed.late_ranges {
