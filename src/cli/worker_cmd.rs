@@ -84,12 +84,6 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
             .into_iter()
             .map(|stream| scope.spawn(|| ingesting::consume(stream, &shared)))
             .collect();
-        let ingesting = || active.load(Ordering::SeqCst) > 0;
-        let halted = || {
-            flags.ingest.is_some()
-                && flags.exit_when_idle
-                && !errors.lock().is_ok_and(|e| e.is_empty())
-        };
         let looped = work(
             g,
             &loaded,
@@ -102,8 +96,8 @@ pub fn worker_command(g: &Global, flags: &WorkerFlags) -> Result<Outcome> {
                 metrics: &metrics,
                 poll,
                 retry_after,
-                ingesting: &ingesting,
-                halted: &halted,
+                active: &active,
+                errors: &errors,
             },
         );
         stop.store(true, Ordering::Relaxed);
@@ -177,10 +171,10 @@ struct Loop<'l> {
     metrics: &'l Metrics,
     poll: Duration,
     retry_after: Duration,
-    /// Whether a stream is still landing (more work may come).
-    ingesting: &'l dyn Fn() -> bool,
-    /// Whether the loop must end because an ingest failed.
-    halted: &'l dyn Fn() -> bool,
+    /// Streams still landing (more work may come).
+    active: &'l AtomicUsize,
+    /// Ingest errors; a one-shot `ingest` ends at the first.
+    errors: &'l Mutex<Vec<String>>,
 }
 
 fn work(
@@ -197,10 +191,11 @@ fn work(
     let mut last_retry: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
         let now = now(g)?;
-        if (l.halted)() {
+        let ingest_failed = !l.errors.lock().is_ok_and(|e| e.is_empty());
+        if flags.ingest.is_some() && flags.exit_when_idle && ingest_failed {
             break;
         }
-        let ingesting = (l.ingesting)();
+        let ingesting = l.active.load(Ordering::SeqCst) > 0;
         let retry = last_retry.is_none_or(|t| t.elapsed() >= l.retry_after);
         if retry {
             last_retry = Some(Instant::now());
