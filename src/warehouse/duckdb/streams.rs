@@ -170,21 +170,18 @@ fn late(
         .map_err(err)?;
     let mut count = 0;
     let mut ranges: Vec<Interval> = Vec::new();
-    for hour in hours {
-        let (n, min, max) = hour.map_err(err)?;
+    let mut previous_hour = None;
+    for row in hours {
+        let (n, min, max) = row.map_err(err)?;
         count += n as u64;
         let (start, end) = (from_micros(min), from_micros(max + 1));
-        let hour_of = |t: Timestamp| Schedule::Hourly.floor(t);
+        let hour = Schedule::Hourly.floor(start);
+        let follows = previous_hour.map(|h| Schedule::Hourly.next(h)) == Some(hour);
         match ranges.last_mut() {
-            Some(last)
-                if hour_of(start)
-                    <= Schedule::Hourly
-                        .next(hour_of(last.end - chrono::Duration::microseconds(1))) =>
-            {
-                last.end = end
-            }
+            Some(last) if follows => last.end = end,
             _ => ranges.extend(Interval::new(start, end)),
         }
+        previous_hour = Some(hour);
     }
     Ok((count, ranges))
 }
