@@ -135,7 +135,7 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
         source_watermarks: &sources,
         now,
         selection: None,
-        failures_persist: false,
+        retry_failed: true,
         request: None,
     });
     let ctx = RunContext {

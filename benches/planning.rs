@@ -89,7 +89,7 @@ fn input<'a>(
         source_watermarks: sources,
         now,
         selection: None,
-        failures_persist: false,
+        retry_failed: true,
         request: None,
     }
 }

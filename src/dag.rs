@@ -139,7 +139,7 @@ impl Dag {
             let with_downstream = term.ends_with('+') && term.len() > 1;
             let bare = term.trim_start_matches('+').trim_end_matches('+');
             let name = TableName::parse(bare).map_err(|e| format!("selector `{term}`: {e}"))?;
-            if !self.index.contains_key(&name) {
+            let Some(name) = project.get(&name).map(|n| n.name().clone()) else {
                 let known: Vec<&str> = project.nodes.iter().map(|n| n.name().as_str()).collect();
                 let hint = crate::project::suggest(bare, &known)
                     .map(|s| format!("; did you mean `{s}`?"))
@@ -147,7 +147,7 @@ impl Dag {
                 return Err(format!(
                     "selector `{term}`: no source or table is named `{bare}`{hint}"
                 ));
-            }
+            };
             if with_upstream {
                 selected.extend(self.all_upstream(&name));
             }
@@ -175,10 +175,7 @@ fn cycle_diagnostics(graph: &DiGraph<TableName, ()>, project: &Project) -> Vec<D
         let names: Vec<&str> = path.iter().map(|&n| graph[n].as_str()).collect();
         let first = &graph[start];
         let (file, span) = match project.table(first) {
-            Some(t) => (
-                t.sql_path.clone(),
-                crate::project::load::reference_span(project, t, &graph[path[1]]),
-            ),
+            Some(t) => crate::project::load::reference_location(project, t, &graph[path[1]]),
             None => (
                 project
                     .get(first)

@@ -13,8 +13,9 @@ use crate::plan::{Action, ActionKind, Blocked, Plan};
 use crate::project::template::RenderContext;
 use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
 use crate::time::{Interval, IntervalSet, Timestamp};
-use crate::warehouse::{JobUsage, PhysicalName, Warehouse, WriteRequest};
+use crate::warehouse::{FailureKind, JobUsage, PhysicalName, Warehouse, WriteRequest};
 use serde::Serialize;
+use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -65,6 +66,9 @@ pub struct RunOutcome {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub seconds: f64,
+    /// Why a failed run failed: the statement, or some interval's data.
+    #[serde(skip)]
+    pub failure: Option<FailureKind>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -558,19 +562,158 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
             if stopping(ctx) {
                 return outcomes;
             }
-            ctx.progress
-                .started(&table.name, span(&batches), action.batches.len());
-            let outcome = run_unit(ctx, table, action, &batches, state);
-            ctx.progress.finished(&outcome);
-            let failed = outcome.status == RunStatus::Failed;
-            outcomes.push(outcome);
-            if failed {
+            let unit = Unit {
+                ctx,
+                table,
+                action,
+                state,
+                full_export,
+                batches: action.batches.len(),
+                fails_alike: Cell::new(false),
+            };
+            let ok = match batches.as_slice() {
+                [batch] => unit.run_isolating(*batch, &mut outcomes),
+                _ => unit.run(&batches, false, &mut outcomes),
+            };
+            // A failed interval of an append table leaves the later ones to
+            // run, unless every interval fails alike; anything else stops the
+            // table's actions here.
+            if !ok && (table.strategy != Strategy::Append || unit.fails_alike.get()) {
                 return outcomes;
             }
-            outcomes.extend(run_exports(ctx, table, span(&batches), full_export));
         }
     }
     outcomes
+}
+
+/// One action's batches of one table, run and logged.
+struct Unit<'u, 'c> {
+    ctx: &'u RunContext<'c>,
+    table: &'u Table,
+    action: &'u Action,
+    state: &'u Mutex<State>,
+    full_export: bool,
+    /// How many batches the action has, for progress.
+    batches: usize,
+    /// Set when a failure turned out to be the statement's, not the data's.
+    fails_alike: Cell<bool>,
+}
+
+impl Unit<'_, '_> {
+    /// Runs the batches as one log row (and exports on success).
+    fn run(&self, batches: &[Interval], splittable: bool, out: &mut Vec<RunOutcome>) -> bool {
+        self.ctx
+            .progress
+            .started(&self.table.name, span(batches), self.batches);
+        let outcome = run_unit(
+            self.ctx,
+            self.table,
+            self.action,
+            batches,
+            self.state,
+            splittable,
+        );
+        self.ctx.progress.finished(&outcome);
+        let ok = outcome.status == RunStatus::Success;
+        out.push(outcome);
+        if ok {
+            out.extend(run_exports(
+                self.ctx,
+                self.table,
+                span(batches),
+                self.full_export,
+            ));
+        }
+        ok
+    }
+
+    fn can_split(&self, batch: Interval) -> bool {
+        self.table.strategy != Strategy::Replace
+            && self.table.schedule.next(batch.start) < batch.end
+    }
+
+    /// Runs a batch; when it fails on data, splits it in two until the failing
+    /// intervals are known: every clean interval lands, only failing ones are
+    /// logged failed (SPEC §10.2). A merge table stops at its first failing
+    /// interval, as it applies intervals in order. Whether every interval
+    /// succeeded.
+    fn run_isolating(&self, batch: Interval, out: &mut Vec<RunOutcome>) -> bool {
+        let splittable = self.can_split(batch);
+        if self.run(&[batch], splittable, out) {
+            return true;
+        }
+        let parent = out.last().cloned().expect("just pushed");
+        if matches!(
+            parent.failure,
+            Some(FailureKind::Statement | FailureKind::Timeout)
+        ) {
+            self.fails_alike.set(true);
+            return false;
+        }
+        splittable && self.isolate(batch, &parent, out)
+    }
+
+    /// Both halves of a failed batch, each isolated in turn where it fails.
+    fn isolate(&self, batch: Interval, parent: &RunOutcome, out: &mut Vec<RunOutcome>) -> bool {
+        let halves = halves(self.table, batch);
+        let mut failed = Vec::new();
+        for half in halves {
+            let splittable = self.can_split(half);
+            if !self.run(&[half], splittable, out) {
+                failed.push((half, out.last().cloned().expect("just pushed")));
+                if self.table.strategy == Strategy::Merge {
+                    break;
+                }
+            }
+        }
+        // Both halves failed exactly as the whole did, and the warehouse cannot
+        // tell why: the statement fails every interval alike, so stop here.
+        let alike = failed.len() == 2
+            && parent.failure == Some(FailureKind::Unknown)
+            && failed.iter().all(|(_, o)| same_failure(o, parent));
+        let statement = failed
+            .iter()
+            .any(|(_, o)| o.failure == Some(FailureKind::Statement));
+        if alike || statement {
+            self.fails_alike.set(true);
+            return false;
+        }
+        for (half, outcome) in &failed {
+            if self.can_split(*half) {
+                self.isolate(*half, outcome, out);
+            }
+        }
+        failed.is_empty()
+    }
+}
+
+/// The intervals of a batch split into two runs of consecutive intervals.
+fn halves(table: &Table, batch: Interval) -> Vec<Interval> {
+    let count = crate::plan::count_intervals(table, batch);
+    let mut middle = batch.start;
+    for _ in 0..count / 2 {
+        middle = table.schedule.next(middle);
+    }
+    [
+        Interval::new(batch.start, middle),
+        Interval::new(middle, batch.end),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Two failures say the same thing (ignoring the note on splitting).
+fn same_failure(a: &RunOutcome, b: &RunOutcome) -> bool {
+    let message = |o: &RunOutcome| -> String {
+        let error = o.error.as_deref().unwrap_or_default();
+        error
+            .split("; split in two")
+            .next()
+            .unwrap_or(error)
+            .to_string()
+    };
+    message(a) == message(b)
 }
 
 const EXPORT: &str = "export";
@@ -601,6 +744,7 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
             ),
             upstream_runs: Vec::new(),
             read_watermark: None,
+            note: None,
         };
         let mut outcome = RunOutcome {
             run_id: 0,
@@ -613,6 +757,7 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
             error: None,
             warnings: Vec::new(),
             seconds: 0.0,
+            failure: None,
         };
         match ctx.metadata.begin_run(&new_run) {
             Ok(id) => outcome.run_id = id,
@@ -708,12 +853,15 @@ fn span(batches: &[Interval]) -> Interval {
 }
 
 /// One log row: a single batch, or every batch of a rebuild into a fresh table.
+/// `splittable`: a failure on data will be isolated by splitting the batch,
+/// and the log says so.
 fn run_unit(
     ctx: &RunContext,
     table: &Table,
     action: &Action,
     batches: &[Interval],
     state: &Mutex<State>,
+    splittable: bool,
 ) -> RunOutcome {
     let started = Instant::now();
     let whole = span(batches);
@@ -774,6 +922,7 @@ fn run_unit(
         ),
         upstream_runs,
         read_watermark: read_watermark.or(Some(ctx.as_of)),
+        note: None,
     };
     let mut outcome = RunOutcome {
         run_id: 0,
@@ -786,6 +935,7 @@ fn run_unit(
         error: None,
         warnings: Vec::new(),
         seconds: 0.0,
+        failure: None,
     };
     let run_id = match ctx.metadata.begin_run(&new_run) {
         Ok(id) => id,
@@ -795,36 +945,42 @@ fn run_unit(
         }
     };
     outcome.run_id = run_id;
-    let result = rendered.map_err(|e| (e, Vec::new())).and_then(|prepared| {
-        let requests: Vec<WriteRequest> = prepared
-            .iter()
-            .zip(batches)
-            .map(|((sql, checks), &batch)| WriteRequest {
-                run_id,
-                table: &table.name,
-                env: ctx.env,
-                target: &target,
-                schedule: table.schedule,
-                strategy: table.strategy,
-                sql,
-                interval: batch,
-                time_column: table.time_column.as_deref(),
-                unique_key: &table.unique_key,
-                merge: &table.merge,
-                columns: &table.columns,
-                checks,
-            })
-            .collect();
-        let written = if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
-            ctx.warehouse.rebuild(&requests)
-        } else {
-            ctx.warehouse.write(&requests[0])
-        };
-        written.map_err(|e| (e.message, e.checks))
-    });
+    let result = rendered
+        .map_err(|e| (e, Vec::new(), FailureKind::Statement))
+        .and_then(|prepared| {
+            let requests: Vec<WriteRequest> = prepared
+                .iter()
+                .zip(batches)
+                .map(|((sql, checks), &batch)| WriteRequest {
+                    run_id,
+                    table: &table.name,
+                    env: ctx.env,
+                    target: &target,
+                    schedule: table.schedule,
+                    strategy: table.strategy,
+                    sql,
+                    interval: batch,
+                    time_column: table.time_column.as_deref(),
+                    unique_key: &table.unique_key,
+                    merge: &table.merge,
+                    columns: &table.columns,
+                    checks,
+                    timeout: table
+                        .timeout
+                        .map(|t| Duration::from_secs(t.seconds().unsigned_abs())),
+                })
+                .collect();
+            let written =
+                if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
+                    ctx.warehouse.rebuild(&requests)
+                } else {
+                    ctx.warehouse.write(&requests[0])
+                };
+            written.map_err(|e| (e.message, e.checks, e.kind))
+        });
     let checks = match &result {
         Ok(written) => written.checks.clone(),
-        Err((_, checks)) => checks.clone(),
+        Err((_, checks, _)) => checks.clone(),
     };
     let usage = result.as_ref().map_or(JobUsage::default(), |w| w.usage);
     if let Err(e) = ctx
@@ -855,7 +1011,17 @@ fn run_unit(
                 state,
             );
         }
-        Err((message, _)) => outcome.error = Some(message),
+        Err((message, _, kind)) => {
+            let note = match (kind, splittable) {
+                (_, false) | (FailureKind::Timeout, _) => "",
+                (FailureKind::Statement, true) => {
+                    "; the statement fails every interval alike, so the batch is not split"
+                }
+                (_, true) => "; split in two to find the failing intervals",
+            };
+            outcome.error = Some(format!("{message}{note}"));
+            outcome.failure = Some(kind);
+        }
     }
     let finish = ctx.metadata.finish_run(
         run_id,
@@ -897,8 +1063,12 @@ pub fn rename_tables(sql: &str, renames: &[(String, String)]) -> String {
     let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut out = String::with_capacity(sql.len());
     let mut at = 0;
+    let renames: Vec<(String, &String)> = renames
+        .iter()
+        .map(|(from, to)| (from.to_ascii_lowercase(), to))
+        .collect();
     'scan: while at < sql.len() {
-        for (from, to) in renames {
+        for (from, to) in &renames {
             let end = at + from.len();
             let before_ok = at == 0
                 || !(is_ident(lower.as_bytes()[at - 1])

@@ -8,7 +8,7 @@
 //! completes its day, and no sooner.
 
 use crate::dag::Dag;
-use crate::metadata::{LogSnapshot, RunId, RunStatus, TableLog};
+use crate::metadata::{Failure, LogSnapshot, RunId, RunStatus, TableLog};
 use crate::project::{Project, Strategy, Table, TableName};
 use crate::time::{format_ts, Interval, IntervalSet, Timestamp};
 use serde::Serialize;
@@ -76,6 +76,8 @@ pub struct Projection {
     pub waiting: bool,
     /// Failed, or blocked by a failed upstream, and not expected to progress.
     pub broken: bool,
+    /// The paused tables (itself, or upstream) that hold this one.
+    pub held_by: Vec<TableName>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -95,8 +97,10 @@ pub struct PlanInput<'a> {
     pub now: Timestamp,
     /// Only these tables may get actions (all when None).
     pub selection: Option<&'a BTreeSet<TableName>>,
-    /// Status view: a failed table is not assumed to succeed on retry.
-    pub failures_persist: bool,
+    /// Whether failed tables get their retry now; a worker waits a while
+    /// between retries. Either way, a failed table is not assumed to succeed:
+    /// its downstream waits (SPEC §10.2), so `plan` and `run` agree.
+    pub retry_failed: bool,
     /// A backfill or rebuild a person asked for.
     pub request: Option<&'a Request>,
 }
@@ -208,14 +212,7 @@ fn plan_table(
     out: &mut Plan,
 ) -> Projection {
     let selected = input.selection.is_none_or(|s| s.contains(&table.name));
-    // A run abandoned by a dead process says nothing about the table: retry it.
-    let failed = log.last_attempt.as_ref().is_some_and(|a| {
-        a.status == RunStatus::Failed
-            && !a
-                .error
-                .as_deref()
-                .is_some_and(|e| e.starts_with(crate::metadata::ABANDONED))
-    });
+    let failure = failure_of(table, log);
     let due_end = table
         .schedule
         .last_interval(table.start, input.now)
@@ -244,7 +241,18 @@ fn plan_table(
         Strategy::Append => plan_append(&situation),
         Strategy::Merge => plan_merge(&situation),
     };
-    let stalls = failed && input.failures_persist;
+    let held_by = held_by(table, log, &out.nodes);
+    if !held_by.is_empty() {
+        projection.projected = projection.watermark;
+        projection.broken = true;
+        projection.held_by = held_by.clone();
+        out.blocked.push(Blocked {
+            table: table.name.clone(),
+            waiting_for: held_by,
+        });
+        return projection;
+    }
+    let stalls = failure.is_some();
     projection.waiting = due_end.is_some() && ready_end < due_end;
     if !selected || stalls {
         projection.projected = projection.watermark;
@@ -257,7 +265,7 @@ fn plan_table(
             waiting_for: ready.waiting_on_broken,
         });
     }
-    if !selected {
+    if !selected || (stalls && !input.retry_failed) {
         return projection;
     }
     let export_failed = log
@@ -286,12 +294,7 @@ fn plan_table(
                 set.insert(*batch);
             }
         }
-        if failed {
-            let error = log
-                .last_attempt
-                .as_ref()
-                .and_then(|a| a.error.as_deref())
-                .unwrap_or("unknown error");
+        if let Some(error) = failure {
             action.reason = format!(
                 "retry after failure ({}); {}",
                 first_line(error),
@@ -301,6 +304,74 @@ fn plan_table(
         out.actions.push(action);
     }
     projection
+}
+
+/// The paused tables that hold `table`: itself when paused, and every paused
+/// table upstream of it (SPEC §10.2).
+fn held_by(
+    table: &Table,
+    log: &TableLog,
+    nodes: &HashMap<TableName, Projection>,
+) -> Vec<TableName> {
+    let mut held = Vec::new();
+    if log.paused.is_some() {
+        held.push(table.name.clone());
+    }
+    for upstream in &table.upstreams {
+        for name in nodes.get(upstream).map_or(&[][..], |p| &p.held_by[..]) {
+            if !held.contains(name) {
+                held.push(name.clone());
+            }
+        }
+    }
+    held
+}
+
+/// Why the table is failed, when it is: its last attempt failed, or an
+/// interval's latest attempt did. A run abandoned by a dead process says
+/// nothing about the table, so it only gets retried.
+pub fn failure_of<'l>(table: &Table, log: &'l TableLog) -> Option<&'l str> {
+    let not_abandoned = |error: Option<&'l str>| {
+        let error = error.unwrap_or("unknown error");
+        (!error.starts_with(crate::metadata::ABANDONED)).then_some(error)
+    };
+    let last = log
+        .last_attempt
+        .as_ref()
+        .filter(|a| a.status == RunStatus::Failed)
+        .and_then(|a| not_abandoned(a.error.as_deref()));
+    last.or_else(|| {
+        log.failures
+            .iter()
+            .filter(|f| f.fingerprint == table.fingerprint)
+            .find_map(|f| not_abandoned(f.error.as_deref()))
+    })
+}
+
+/// The failures of the current definition.
+fn current_failures<'l>(table: &Table, log: &'l TableLog) -> Vec<&'l Failure> {
+    log.failures
+        .iter()
+        .filter(|f| f.fingerprint == table.fingerprint)
+        .collect()
+}
+
+/// What the table holds under its definition, minus the intervals whose
+/// latest attempt failed: an interval is complete only when it is both.
+fn complete(table: &Table, log: &TableLog) -> IntervalSet {
+    let mut complete = log
+        .coverage
+        .get(&table.fingerprint)
+        .cloned()
+        .unwrap_or_default();
+    for failure in current_failures(table, log) {
+        complete.remove(failure.interval);
+    }
+    complete
+}
+
+fn is_rewrite(action: &str) -> bool {
+    crate::metadata::REWRITE_ACTIONS.contains(&action)
 }
 
 fn upstream_rewrites(
@@ -395,6 +466,10 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
     let behind = last
         .and_then(|a| a.interval)
         .is_none_or(|i| i.end < latest.end);
+    // A backfill or rebuild someone asked for that failed is asked again.
+    let failed_request = log.last_attempt.as_ref().filter(|a| {
+        a.status == RunStatus::Failed && matches!(a.action.as_str(), "backfill" | "rebuild")
+    });
     let (kind, reason) = match (last, s.requested) {
         (None, _) => (
             ActionKind::Create,
@@ -411,6 +486,15 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
             (ActionKind::Backfill, "backfill requested".to_string())
         }
         (Some(_), None) if !stale.is_empty() => (ActionKind::Repair, describe(&stale)),
+        (Some(_), None) if failed_request.is_some() => {
+            let attempt = failed_request.expect("checked");
+            let kind = if attempt.action == "rebuild" {
+                ActionKind::Rebuild
+            } else {
+                ActionKind::Backfill
+            };
+            (kind, format!("the {} failed", attempt.action))
+        }
         (Some(_), None) if behind => (
             ActionKind::Increment,
             format!("new period ready: snapshot for {latest}"),
@@ -425,17 +509,22 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
 fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
     let (table, log) = (s.table, s.log);
     let empty = IntervalSet::default();
-    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
-    let mut projection = interval_projection(table, log, coverage);
-    let watermark = projection.watermark;
+    // What the table holds, applied in order; its watermark also waits on failures.
+    let applied = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+    let mut projection = interval_projection(table, log, &complete(table, log));
     let Some(ready_end) = s.ready_end else {
         return (projection, Vec::new());
     };
     let stale: Vec<&UpstreamRewrite> = s
         .upstream_rewrites
         .iter()
-        .filter(|w| !stale_intervals(table, log, coverage, w, ready_end).is_empty())
+        .filter(|w| !stale_intervals(table, log, applied, w, ready_end).is_empty())
         .collect();
+    // A failure inside what the table holds (a backfill, repair or rebuild that
+    // failed) can only be redone from start: merge never re-applies an interval.
+    let failed_rewrite = current_failures(table, log)
+        .into_iter()
+        .find(|f| applied.ranges().iter().any(|r| r.overlaps(&f.interval)));
     let rebuild_reason = match s.requested {
         _ if log.last_success.is_none() => None,
         _ if s.fingerprint_changed => Some("fingerprint changed: definition".to_string()),
@@ -443,6 +532,12 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
         Some(RequestKind::Backfill(range)) => Some(format!(
             "backfill of {range} requested; a merge table rebuilds from start"
         )),
+        None if failed_rewrite.is_some() => failed_rewrite.map(|f| {
+            format!(
+                "the {} of {} failed; a merge table rebuilds from start",
+                f.action, f.interval
+            )
+        }),
         None if !stale.is_empty() => Some(format!(
             "{}; a merge table repairs by rebuilding",
             describe(&stale)
@@ -453,6 +548,7 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
         return rebuild_from_start(table, ready_end, reason, projection);
     }
     // Merge applies intervals in order: only what follows the applied prefix.
+    let watermark = applied.covered_through(table.start);
     let Some(missing) = Interval::new(watermark.unwrap_or(table.start), ready_end) else {
         return (projection, Vec::new());
     };
@@ -497,9 +593,8 @@ fn rebuild_from_start(
 
 fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
     let (table, log) = (s.table, s.log);
-    let empty = IntervalSet::default();
-    let coverage = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
-    let mut projection = interval_projection(table, log, coverage);
+    let coverage = complete(table, log);
+    let mut projection = interval_projection(table, log, &coverage);
     let Some(ready_end) = s.ready_end else {
         return (projection, Vec::new());
     };
@@ -533,10 +628,11 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
             ));
         }
     }
+    actions.extend(retried_rewrites(table, log, ready_end, &mut rerun));
     let mut repairs = IntervalSet::default();
     let mut causes = Vec::new();
     for w in &s.upstream_rewrites {
-        let stale = stale_intervals(table, log, coverage, w, ready_end);
+        let stale = stale_intervals(table, log, &coverage, w, ready_end);
         if stale.is_empty() {
             continue;
         }
@@ -558,17 +654,68 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
             describe(&causes),
         ));
     }
-    let missing = gaps(coverage, table.start, ready_end);
+    let mut after = coverage.clone();
+    for range in rerun.ranges() {
+        after.insert(*range);
+    }
+    let missing = gaps(&after, table.start, ready_end);
     if !missing.is_empty() {
-        let mut after = coverage.clone();
         for range in &missing {
             after.insert(*range);
         }
-        projection.projected = after.covered_through(table.start);
-        projection.built = true;
         actions.push(new_intervals(table, log, &missing));
     }
+    if !actions.is_empty() {
+        projection.projected = after.covered_through(table.start);
+        projection.built = true;
+    }
     (projection, actions)
+}
+
+/// Intervals a backfill, repair or rebuild failed to rewrite run again, as the
+/// same kind of rewrite, so their downstream repairs follow (SPEC §4: every
+/// run retries failed intervals).
+fn retried_rewrites(
+    table: &Table,
+    log: &TableLog,
+    ready_end: Timestamp,
+    rerun: &mut IntervalSet,
+) -> Vec<Action> {
+    let mut out = Vec::new();
+    for kind in [ActionKind::Backfill, ActionKind::Repair] {
+        let failed: Vec<&Failure> = current_failures(table, log)
+            .into_iter()
+            .filter(|f| is_rewrite(&f.action))
+            .filter(|f| (f.action == "repair") == (kind == ActionKind::Repair))
+            .collect();
+        let mut intervals = IntervalSet::default();
+        for failure in &failed {
+            for r in aligned_within(table, failure.interval, ready_end).ranges() {
+                if !rerun.contains(r) {
+                    intervals.insert(*r);
+                }
+            }
+        }
+        if intervals.is_empty() {
+            continue;
+        }
+        for r in intervals.ranges() {
+            rerun.insert(*r);
+        }
+        let batches = intervals
+            .ranges()
+            .iter()
+            .flat_map(|r| batches(table, *r))
+            .collect();
+        let first = failed[0];
+        out.push(action(
+            table,
+            kind,
+            batches,
+            format!("the {} of {} failed", first.action, first.interval),
+        ));
+    }
+    out
 }
 
 /// A create or increment over ranges that never ran.
@@ -733,6 +880,7 @@ mod tests {
             start: ts("2024-01-01"),
             window: None,
             batch_size: None,
+            timeout: None,
             unique_key: vec!["id".into()],
             merge: Default::default(),
             any_freshness: Default::default(),
@@ -746,6 +894,7 @@ mod tests {
             sql_path: "t.yml".into(),
             sql_origin: SqlOrigin::File,
             upstreams: upstreams.iter().map(|u| name(u)).collect(),
+            reference_offsets: Vec::new(),
             fingerprint: format!("fp-{n}"),
         }
     }
@@ -796,12 +945,55 @@ mod tests {
                     .or_default()
                     .insert(interval);
                 log.last_success = Some(attempt.clone());
+            } else {
+                log.failures.push(Failure {
+                    run_id: attempt.run_id,
+                    action: attempt.action.clone(),
+                    fingerprint,
+                    error: attempt.error.clone(),
+                    interval,
+                });
             }
             log.last_attempt = Some(attempt);
             self
         }
 
-        fn plan(&self, now: &str, failures_persist: bool) -> Plan {
+        /// A rewrite (`backfill`, `repair`, `rebuild`) of `n` that failed over the range.
+        fn failed_rewrite(mut self, n: &str, action: &str, from: &str, to: &str) -> Case {
+            let fingerprint = self.project.table(&name(n)).unwrap().fingerprint.clone();
+            let interval = Interval::new(ts(from), ts(to)).unwrap();
+            let log = self.log.tables.entry(name(n)).or_default();
+            let attempt = Attempt {
+                run_id: 2,
+                action: action.into(),
+                status: RunStatus::Failed,
+                interval: Some(interval),
+                fingerprint: fingerprint.clone(),
+                error: Some("check unique(id) failed".into()),
+                finished_at: Some(ts(to)),
+                read_watermark: None,
+            };
+            log.failures.push(Failure {
+                run_id: 2,
+                action: action.into(),
+                fingerprint,
+                error: attempt.error.clone(),
+                interval,
+            });
+            log.last_attempt = Some(attempt);
+            self
+        }
+
+        fn plan(&self, now: &str) -> Plan {
+            self.plan_with(now, true, None)
+        }
+
+        /// What a worker plans between retries.
+        fn plan_holding(&self, now: &str) -> Plan {
+            self.plan_with(now, false, None)
+        }
+
+        fn plan_with(&self, now: &str, retry_failed: bool, request: Option<&Request>) -> Plan {
             plan(&PlanInput {
                 project: &self.project,
                 dag: &self.dag,
@@ -809,8 +1001,8 @@ mod tests {
                 source_watermarks: &self.sources,
                 now: ts(now),
                 selection: None,
-                failures_persist,
-                request: None,
+                retry_failed,
+                request,
             })
         }
     }
@@ -844,7 +1036,7 @@ mod tests {
     fn daily_table_waits_for_all_24_hours() {
         let case =
             Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-01T23:00:00Z");
-        let p = case.plan("2024-01-03T00:00:00Z", false);
+        let p = case.plan("2024-01-03T00:00:00Z");
         assert_eq!(summary(&p), [("hourly.h".to_string(), "create", 1)]);
         assert_eq!(p.actions[0].batches[0].end, ts("2024-01-01T23:00:00Z"));
     }
@@ -859,7 +1051,7 @@ mod tests {
                 "2024-01-01T23:00:00Z",
                 RunStatus::Success,
             );
-        let p = case.plan("2024-01-03T00:00:00Z", false);
+        let p = case.plan("2024-01-03T00:00:00Z");
         assert_eq!(
             summary(&p),
             [
@@ -877,20 +1069,20 @@ mod tests {
     fn nothing_runs_before_its_interval_ends() {
         let case =
             Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-05T00:00:00Z");
-        let p = case.plan("2024-01-01T00:59:59Z", false);
+        let p = case.plan("2024-01-01T00:59:59Z");
         assert!(p.actions.is_empty());
     }
 
     #[test]
     fn a_source_without_data_keeps_everything_waiting() {
         let case = Case::new(hourly_and_daily());
-        let p = case.plan("2024-01-03T00:00:00Z", false);
+        let p = case.plan("2024-01-03T00:00:00Z");
         assert!(p.actions.is_empty());
         assert!(p.nodes[&name("daily.d")].waiting);
     }
 
     #[test]
-    fn failed_tables_are_retried_and_block_their_downstream_in_status() {
+    fn a_failed_table_is_retried_and_its_downstream_blocked_in_plan_run_and_status() {
         let case = Case::new(hourly_and_daily())
             .source_through("raw.events", "2024-01-02T00:00:00Z")
             .built(
@@ -905,28 +1097,34 @@ mod tests {
                 "2024-01-02",
                 RunStatus::Failed,
             );
-        let run = case.plan("2024-01-02T00:00:00Z", false);
-        assert!(run.actions[0].reason.starts_with("retry"));
-        assert_eq!(summary(&run).len(), 2, "a run assumes the retry succeeds");
-        let status = case.plan("2024-01-02T00:00:00Z", true);
+        let blocked = [Blocked {
+            table: name("daily.d"),
+            waiting_for: vec![name("hourly.h")],
+        }];
+        let run = case.plan("2024-01-02T00:00:00Z");
+        assert_eq!(summary(&run), [("hourly.h".to_string(), "increment", 1)]);
+        assert!(run.actions[0]
+            .reason
+            .starts_with("retry after failure (boom)"));
         assert_eq!(
-            status.blocked,
-            [Blocked {
-                table: name("daily.d"),
-                waiting_for: vec![name("hourly.h")]
-            }]
+            run.blocked, blocked,
+            "the downstream waits, never in actions"
         );
+        let holding = case.plan_holding("2024-01-02T00:00:00Z");
+        assert!(holding.actions.is_empty(), "a worker waits before retrying");
+        assert_eq!(holding.blocked, blocked);
     }
 
     #[test]
-    fn a_run_abandoned_by_a_dead_process_is_retried_even_where_failures_persist() {
+    fn a_run_abandoned_by_a_dead_process_is_retried_even_by_a_waiting_worker() {
         let mut case = Case::new(hourly_and_daily())
             .source_through("raw.events", "2024-01-02T00:00:00Z")
             .built("hourly.h", "2024-01-01", "2024-01-02", RunStatus::Failed);
+        let abandoned = Some(format!("{}the process stopped", crate::metadata::ABANDONED));
         let log = case.log.tables.get_mut(&name("hourly.h")).unwrap();
-        log.last_attempt.as_mut().unwrap().error =
-            Some(format!("{}the process stopped", crate::metadata::ABANDONED));
-        let worker = case.plan("2024-01-02T00:00:00Z", true);
+        log.last_attempt.as_mut().unwrap().error = abandoned.clone();
+        log.failures[0].error = abandoned;
+        let worker = case.plan_holding("2024-01-02T00:00:00Z");
         assert_eq!(
             summary(&worker),
             [
@@ -935,6 +1133,100 @@ mod tests {
             ]
         );
         assert!(worker.blocked.is_empty());
+    }
+
+    fn two_daily_appends() -> Vec<Node> {
+        let mut a = table("core.a", Schedule::Daily, Strategy::Append, &["raw.events"]);
+        a.batch_size = Some(1);
+        vec![
+            source("raw.events"),
+            Node::Table(Box::new(a)),
+            Node::Table(Box::new(table(
+                "core.b",
+                Schedule::Daily,
+                Strategy::Append,
+                &["core.a"],
+            ))),
+        ]
+    }
+
+    #[test]
+    fn downstream_builds_up_to_the_first_failed_interval() {
+        let case = Case::new(two_daily_appends())
+            .source_through("raw.events", "2024-01-11T00:00:00Z")
+            .built("core.a", "2024-01-01", "2024-01-06", RunStatus::Success)
+            .built("core.a", "2024-01-07", "2024-01-11", RunStatus::Success)
+            .built("core.a", "2024-01-06", "2024-01-07", RunStatus::Failed);
+        let p = case.plan("2024-01-11T00:00:00Z");
+        assert_eq!(
+            p.actions
+                .iter()
+                .map(|a| (a.table.as_str(), a.kind.name(), a.batches.clone()))
+                .collect::<Vec<_>>(),
+            [
+                (
+                    "core.a",
+                    "increment",
+                    vec![Schedule::Daily.interval_at(ts("2024-01-06"))]
+                ),
+                (
+                    "core.b",
+                    "create",
+                    vec![Interval::new(ts("2024-01-01"), ts("2024-01-06")).unwrap()]
+                ),
+            ]
+        );
+        assert_eq!(
+            p.blocked,
+            [Blocked {
+                table: name("core.b"),
+                waiting_for: vec![name("core.a")]
+            }]
+        );
+        assert_eq!(p.nodes[&name("core.a")].watermark, Some(ts("2024-01-06")));
+    }
+
+    #[test]
+    fn a_failed_backfill_is_retried_as_a_backfill_until_it_succeeds() {
+        let case = Case::new(two_daily_appends())
+            .source_through("raw.events", "2024-01-11T00:00:00Z")
+            .built("core.a", "2024-01-01", "2024-01-11", RunStatus::Success)
+            .built("core.b", "2024-01-01", "2024-01-11", RunStatus::Success)
+            .failed_rewrite("core.a", "backfill", "2024-01-03", "2024-01-05");
+        let p = case.plan("2024-01-11T00:00:00Z");
+        assert_eq!(summary(&p), [("core.a".to_string(), "backfill", 2)]);
+        assert!(
+            p.actions[0].reason.contains("the backfill of"),
+            "{}",
+            p.actions[0].reason
+        );
+        assert_eq!(p.blocked[0].table, name("core.b"));
+    }
+
+    #[test]
+    fn a_merge_table_whose_backfill_failed_rebuilds_from_start() {
+        let mut m = table("core.m", Schedule::Daily, Strategy::Merge, &["raw.events"]);
+        m.time_column = Some("ts".into());
+        let case = Case::new(vec![source("raw.events"), Node::Table(Box::new(m))])
+            .source_through("raw.events", "2024-01-11T00:00:00Z")
+            .built("core.m", "2024-01-01", "2024-01-11", RunStatus::Success)
+            .failed_rewrite("core.m", "rebuild", "2024-01-01", "2024-01-11");
+        let p = case.plan("2024-01-11T00:00:00Z");
+        assert_eq!(summary(&p)[0].1, "rebuild");
+        assert!(p.actions[0].reason.contains("rebuilds from start"));
+    }
+
+    #[test]
+    fn a_merge_table_retries_a_failed_increment_in_order() {
+        let mut m = table("core.m", Schedule::Daily, Strategy::Merge, &["raw.events"]);
+        m.time_column = Some("ts".into());
+        let case = Case::new(vec![source("raw.events"), Node::Table(Box::new(m))])
+            .source_through("raw.events", "2024-01-11T00:00:00Z")
+            .built("core.m", "2024-01-01", "2024-01-06", RunStatus::Success)
+            .built("core.m", "2024-01-06", "2024-01-07", RunStatus::Failed);
+        let p = case.plan("2024-01-11T00:00:00Z");
+        assert_eq!(summary(&p), [("core.m".to_string(), "increment", 1)]);
+        assert_eq!(p.actions[0].batches[0].start, ts("2024-01-06"));
     }
 
     #[test]
@@ -949,7 +1241,7 @@ mod tests {
             ))),
         ];
         let case = Case::new(nodes).source_through("raw.events", "2024-01-05T06:00:00Z");
-        let p = case.plan("2024-01-09T00:00:00Z", false);
+        let p = case.plan("2024-01-09T00:00:00Z");
         assert_eq!(
             p.actions[0].batches,
             [Schedule::Daily.interval_at(ts("2024-01-04"))]
@@ -965,7 +1257,7 @@ mod tests {
         ])
         .source_through("raw.events", "2024-01-05T06:00:00Z")
         .built("mart.m", "2024-01-04", "2024-01-05", RunStatus::Success);
-        assert!(done.plan("2024-01-09T00:00:00Z", false).actions.is_empty());
+        assert!(done.plan("2024-01-09T00:00:00Z").actions.is_empty());
     }
 
     #[test]
@@ -982,7 +1274,7 @@ mod tests {
         let case = Case::new(nodes)
             .source_through("raw.events", "2024-01-10T00:00:00Z")
             .built("core.m", "2024-01-01", "2024-01-05", RunStatus::Success);
-        let p = case.plan("2024-01-10T00:00:00Z", false);
+        let p = case.plan("2024-01-10T00:00:00Z");
         assert_eq!(
             p.actions[0].batches,
             [Interval::new(ts("2024-01-05"), ts("2024-01-10")).unwrap()]
@@ -1027,7 +1319,7 @@ mod tests {
             .source_through("raw.events", "2024-01-03T00:00:00Z")
             .source_through("dim.users", "2023-06-01T00:00:00Z");
         assert_eq!(
-            summary(&case.plan("2024-01-03T00:00:00Z", false)),
+            summary(&case.plan("2024-01-03T00:00:00Z")),
             [("daily.d".to_string(), "create", 1)]
         );
     }
@@ -1074,6 +1366,7 @@ mod properties {
             start: base(),
             window: window_hours.map(|h| crate::time::Duration::from_seconds(h * 3600)),
             batch_size: Some(batch),
+            timeout: None,
             unique_key: vec!["id".into()],
             merge: Default::default(),
             any_freshness: Default::default(),
@@ -1087,6 +1380,7 @@ mod properties {
             sql_path: "t.yml".into(),
             sql_origin: SqlOrigin::File,
             upstreams: vec![TableName::parse(upstream).unwrap()],
+            reference_offsets: Vec::new(),
             fingerprint: format!("fp-{name}"),
         }))
     }
@@ -1200,7 +1494,7 @@ mod properties {
                 apply(&pre, &mut log, &project, &mut next_id);
             }
             let input = |log: &'_ LogSnapshot| -> Plan {
-                plan(&PlanInput { project: &project, dag: &dag, log, source_watermarks: &sources, now, selection: None, failures_persist: false, request: None })
+                plan(&PlanInput { project: &project, dag: &dag, log, source_watermarks: &sources, now, selection: None, retry_failed: true, request: None })
             };
             let first = input(&log);
             prop_assert_eq!(&first.actions, &input(&log).actions, "planning is deterministic");

@@ -50,6 +50,7 @@ pub struct Metrics {
     runs: Family<StatusLabel, Counter>,
     durations: Histogram,
     lag: Family<TableLabel, Gauge<f64, AtomicU64>>,
+    paused: Family<TableLabel, Gauge>,
     deferred: Counter,
     loops: Counter,
     events: Family<EventLabel, Counter>,
@@ -72,6 +73,7 @@ impl Default for Metrics {
         let runs = Family::<StatusLabel, Counter>::default();
         let durations = Histogram::new(exponential_buckets(0.01, 2.0, 16));
         let lag = Family::<TableLabel, Gauge<f64, AtomicU64>>::default();
+        let paused = Family::<TableLabel, Gauge>::default();
         let deferred = Counter::default();
         let loops = Counter::default();
         let events = Family::<EventLabel, Counter>::default();
@@ -86,6 +88,11 @@ impl Default for Metrics {
             "derived_table_lag_seconds",
             "Now minus the table's watermark, at the worker's last plan",
             lag.clone(),
+        );
+        registry.register(
+            "derived_table_paused",
+            "1 while the table is paused (`derived pause`), 0 once resumed",
+            paused.clone(),
         );
         registry.register(
             "derived_deferred",
@@ -112,6 +119,7 @@ impl Default for Metrics {
             runs,
             durations,
             lag,
+            paused,
             deferred,
             loops,
             events,
@@ -128,6 +136,13 @@ impl Metrics {
     /// What a fresh plan says about every table's lag.
     pub fn planned(&self, plan: &Plan, now: Timestamp) {
         for (table, projection) in &plan.nodes {
+            let label = TableLabel {
+                table: table.to_string(),
+            };
+            let paused = projection.held_by.first() == Some(table);
+            if paused || self.paused.get(&label).is_some() {
+                self.paused.get_or_create(&label).set(i64::from(paused));
+            }
             if let Some(watermark) = projection.watermark {
                 let lag = (now - watermark).num_milliseconds() as f64 / 1000.0;
                 self.lag

@@ -28,7 +28,16 @@ impl Duration {
         ChronoDuration::seconds(self.seconds)
     }
 
+    /// A positive duration: `15m`, `1h`, `1d`, `7d`.
     pub fn parse(text: &str) -> Result<Duration, String> {
+        match Duration::parse_allowing_zero(text)? {
+            d if d.seconds == 0 => Err(format!("`{}` must be longer than zero", text.trim())),
+            d => Ok(d),
+        }
+    }
+
+    /// A duration where zero means none (a lag, a lateness; SPEC §10.2).
+    pub fn parse_allowing_zero(text: &str) -> Result<Duration, String> {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
@@ -49,9 +58,6 @@ impl Duration {
                 ))
             }
         };
-        if count <= 0 {
-            return Err(format!("`{text}` must be longer than zero"));
-        }
         count
             .checked_mul(unit_seconds)
             .map(Duration::from_seconds)
@@ -232,6 +238,20 @@ impl IntervalSet {
         self.ranges.splice(at..until, [merged]);
     }
 
+    /// Takes `interval` out of the set, splitting the range it falls in.
+    pub fn remove(&mut self, interval: Interval) {
+        let mut kept = Vec::with_capacity(self.ranges.len() + 1);
+        for r in self.ranges.drain(..) {
+            if !r.overlaps(&interval) {
+                kept.push(r);
+                continue;
+            }
+            kept.extend(Interval::new(r.start, interval.start));
+            kept.extend(Interval::new(interval.end, r.end));
+        }
+        self.ranges = kept;
+    }
+
     pub fn contains(&self, interval: &Interval) -> bool {
         let at = self.ranges.partition_point(|r| r.end < interval.end);
         self.ranges.get(at).is_some_and(|r| r.contains(interval))
@@ -296,6 +316,27 @@ mod tests {
 
     fn ts(text: &str) -> Timestamp {
         parse_timestamp(text).unwrap()
+    }
+
+    #[test]
+    fn removing_an_interval_splits_the_range_it_falls_in() {
+        let mut set = IntervalSet::default();
+        set.insert(Interval::new(ts("2024-01-01"), ts("2024-01-11")).unwrap());
+        set.insert(Interval::new(ts("2024-01-20"), ts("2024-01-21")).unwrap());
+        set.remove(Interval::new(ts("2024-01-06"), ts("2024-01-07")).unwrap());
+        set.remove(Interval::new(ts("2024-01-20"), ts("2024-01-22")).unwrap());
+        let ranges: Vec<String> = set.ranges().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            ranges,
+            [
+                Interval::new(ts("2024-01-01"), ts("2024-01-06"))
+                    .unwrap()
+                    .to_string(),
+                Interval::new(ts("2024-01-07"), ts("2024-01-11"))
+                    .unwrap()
+                    .to_string(),
+            ]
+        );
     }
 
     #[test]

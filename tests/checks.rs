@@ -201,7 +201,15 @@ sql: |
         ("tables/core/activity.yml", activity),
     ]);
     let report = run(&p);
-    assert_eq!(report["failed"], 1, "{report}");
+    assert_eq!(
+        report["failed"], 2,
+        "the two-day batch, then its failing day alone: {report}"
+    );
+    assert_eq!(
+        p.count("SELECT * FROM core.activity"),
+        2,
+        "the clean day landed"
+    );
     let failed = report["runs"]
         .as_array()
         .unwrap()
@@ -214,7 +222,8 @@ sql: |
         .contains("relationship(user_id -> core.users.user_id)"));
     assert!(failed["error"].as_str().unwrap().contains("\"user_id\":3"));
 
-    p.sql("INSERT INTO raw.events VALUES ('2024-01-01 12:00:00', 1, 'again')");
+    // Only the failed day runs again: give it a row the warn check reports.
+    p.sql("INSERT INTO raw.events VALUES ('2024-01-02 12:00:00', 1, 'again'), ('2024-01-02 13:00:00', 1, 'again')");
     p.write(
         "tables/core/users.yml",
         &users.replace("(1), (2)", "(1), (2), (3)"),

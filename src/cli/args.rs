@@ -91,6 +91,15 @@ pub enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Hold a table and everything downstream of it: nothing of them is planned until `resume`.
+    Pause {
+        table: String,
+        /// Why, for the log and `status`.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Let a paused table (and its downstream) be planned again.
+    Resume { table: String },
     /// Per table: state, watermark, lag and last run.
     Status {
         select: Option<String>,

@@ -2,7 +2,8 @@
 //! on production data, and a definition's commits next to its runs.
 
 use super::{
-    default_threads, load, open_stores, progress, with_dag, Format, Global, Loaded, Outcome,
+    default_threads, load, open_stores, progress, with_dag, Columns, Format, Global, Loaded,
+    Outcome,
 };
 use crate::ci::{self, Built, Report};
 use crate::exec::{self, RunContext};
@@ -77,6 +78,7 @@ pub fn ci_command(
     let base_project = with_dag(
         project::load::load_from(&g.project, &base_revision.files),
         None,
+        Columns::WhenGuarded,
     )
     .project;
     let changes = ci::changes(&base_project, &head_loaded.project, &head_loaded.dag);
@@ -187,7 +189,7 @@ fn shadow_build(
         source_watermarks: &watermarks,
         now,
         selection: Some(to_build),
-        failures_persist: false,
+        retry_failed: true,
         request: None,
     });
     let progress = progress::for_terminal(&planned);
@@ -260,10 +262,10 @@ fn cleanup_shadows(project: &project::Project, age: Duration, now: Timestamp) ->
 pub fn history_command(g: &Global, table: &str) -> Result<Outcome> {
     let loaded = load(g)?;
     let name = TableName::parse(table).map_err(|e| anyhow!(e))?;
-    let file = loaded
+    let (name, file) = loaded
         .project
         .get(&name)
-        .map(|n| n.file().clone())
+        .map(|n| (n.name().clone(), n.file().clone()))
         .ok_or_else(|| anyhow!("no table is named `{table}`"))?;
     let commits = git::file_history(&g.project, &file, 50)?;
     let stores = open_stores(&loaded.project)?;

@@ -39,6 +39,18 @@ pub fn lineage_command(
     let (up_names, down_names) = match split_column(&loaded.project, node) {
         Some((table, column)) => {
             let lineages = lineage::all_columns(&loaded.project);
+            let known = lineage::known_columns_of(&loaded.project, &lineages, &table);
+            if let Some(known) =
+                known.filter(|k| !k.iter().any(|c| c.eq_ignore_ascii_case(&column)))
+            {
+                return Ok(Outcome {
+                    stdout: format!(
+                        "`{table}` has no column `{column}`; its columns: {}\n",
+                        known.join(", ")
+                    ),
+                    code: 1,
+                });
+            }
             let start = SourceColumn {
                 table: table.to_string(),
                 column,
@@ -57,9 +69,9 @@ pub fn lineage_command(
         }
         None => {
             let name = TableName::parse(node).map_err(|e| anyhow!(e))?;
-            if loaded.project.get(&name).is_none() {
+            let Some(name) = loaded.project.get(&name).map(|n| n.name().clone()) else {
                 bail!("no source or table is named `{node}`");
-            }
+            };
             let names = |upstream| {
                 lineage::tables(&loaded.dag, &name, upstream, depth)
                     .iter()
@@ -109,8 +121,7 @@ fn split_column(project: &crate::project::Project, text: &str) -> Option<(TableN
     let name = TableName::parse(table).ok()?;
     project
         .get(&name)
-        .is_some()
-        .then(|| (name, column.to_string()))
+        .map(|node| (node.name().clone(), column.to_string()))
 }
 
 fn run_tree(
@@ -175,16 +186,7 @@ pub fn docs_command(g: &Global, out: &Path) -> Result<Outcome> {
     let loaded = load_valid(g)?;
     let stores = open_stores(&loaded.project)?;
     let now = super::now(g)?;
-    let s = situation(
-        &loaded,
-        &stores,
-        g,
-        now,
-        Scope {
-            failures_persist: true,
-            ..Scope::default()
-        },
-    )?;
+    let s = situation(&loaded, &stores, g, now, Scope::default())?;
     let rows = output::status_rows(&loaded, &s.snapshot, &s.plan, &HashMap::new(), now, None);
     let freshness: HashMap<TableName, Freshness> = rows
         .into_iter()

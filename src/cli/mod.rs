@@ -28,7 +28,7 @@ use crate::warehouse::postgres::PostgresWarehouse;
 use crate::warehouse::Warehouse;
 use anyhow::{anyhow, bail, Context, Result};
 use ci_cmd::{ci_command, history_command};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 /// What a command prints on stdout and how it exits.
 pub struct Outcome {
@@ -62,6 +62,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             threads,
         } => rebuild_command(g, table, *downstream, *threads),
         Command::Status { select, check } => status_command(g, select.as_deref(), *check),
+        Command::Pause { table, reason } => pause_command(g, table, true, reason.as_deref()),
+        Command::Resume { table } => pause_command(g, table, false, None),
         Command::Check { select } => check_command(g, select.as_deref()),
         Command::Log {
             table,
@@ -161,25 +163,45 @@ impl Loaded {
 }
 
 fn load(g: &Global) -> Result<Loaded> {
+    load_checking(g, Columns::WhenGuarded)
+}
+
+/// When a load analyses every table's column lineage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Columns {
+    /// Only when policies must be checked (some table has readers or exports).
+    WhenGuarded,
+    /// Always, also to compare `columns:` with what the SQL produces (validate).
+    Always,
+}
+
+fn load_checking(g: &Global, columns: Columns) -> Result<Loaded> {
     match &g.rev {
         Some(rev) => {
             let revision = git::at_revision(&g.project, rev)?;
             Ok(with_dag(
                 project::load::load_from(&g.project, &revision.files),
                 Some(revision.commit),
+                columns,
             ))
         }
-        None => Ok(with_dag(project::load(&g.project), None)),
+        None => Ok(with_dag(project::load(&g.project), None, columns)),
     }
 }
 
-fn with_dag(mut project: Project, git_commit: Option<String>) -> Loaded {
+fn with_dag(mut project: Project, git_commit: Option<String>, columns: Columns) -> Loaded {
     let (dag, problems) = Dag::build(&project);
     let cyclic = !problems.is_empty();
     project.diagnostics.extend(problems);
-    if !cyclic {
-        let exposed = crate::governance::check(&project, &dag);
+    let guarded = crate::governance::is_guarded(&project);
+    if !cyclic && (guarded || columns == Columns::Always) {
+        let lineages = crate::lineage::all_columns(&project);
+        let exposed = crate::governance::check(&project, &dag, &lineages);
         project.diagnostics.extend(exposed);
+        if columns == Columns::Always {
+            let mismatches = crate::lineage::column_diagnostics(&project, &lineages);
+            project.diagnostics.extend(mismatches);
+        }
     }
     project::diagnostic::sort(&mut project.diagnostics);
     Loaded {
@@ -205,7 +227,7 @@ fn load_valid(g: &Global) -> Result<Loaded> {
 const DRY_RUNS_AT_ONCE: usize = 8;
 
 fn validate(g: &Global, dry_run: bool) -> Result<Outcome> {
-    let Loaded { project, .. } = load(g)?;
+    let Loaded { project, .. } = load_checking(g, Columns::Always)?;
     if dry_run && !matches!(project.config.warehouse, WarehouseConfig::BigQuery { .. }) {
         bail!("--dry-run needs a warehouse that answers dry runs: set `warehouse: {{type: bigquery, ...}}` in derived.yml");
     }
@@ -328,11 +350,12 @@ struct Situation {
 }
 
 /// What to plan for: everything, a selection, or a person's request.
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Scope<'a> {
     selection: Option<&'a BTreeSet<TableName>>,
     request: Option<&'a Request>,
-    failures_persist: bool,
+    /// Failed tables wait instead of being retried now (a worker between retries).
+    hold_failed: bool,
 }
 
 fn situation(
@@ -342,16 +365,37 @@ fn situation(
     now: Timestamp,
     scope: Scope,
 ) -> Result<Situation> {
+    let watermarks = source_watermarks(loaded, stores, now)?;
+    situation_given(loaded, stores, g, now, scope, &watermarks)
+}
+
+/// How complete every source is now (its files readable first).
+fn source_watermarks(
+    loaded: &Loaded,
+    stores: &Stores,
+    now: Timestamp,
+) -> Result<HashMap<TableName, Timestamp>> {
     let sources: Vec<_> = loaded.project.sources().collect();
     stores
         .warehouse
         .prepare_sources(&sources, &loaded.project.root)?;
-    let watermarks = exec::source_watermarks(
+    exec::source_watermarks(
         &loaded.project,
         stores.warehouse.as_ref(),
         stores.metadata.as_ref(),
         now,
-    )?;
+    )
+}
+
+/// The situation with the sources' watermarks already known.
+fn situation_given(
+    loaded: &Loaded,
+    stores: &Stores,
+    g: &Global,
+    now: Timestamp,
+    scope: Scope,
+    watermarks: &HashMap<TableName, Timestamp>,
+) -> Result<Situation> {
     let snapshot = stores
         .metadata
         .snapshot(&g.env, longest_input(&loaded.project))?;
@@ -359,10 +403,10 @@ fn situation(
         project: &loaded.project,
         dag: &loaded.dag,
         log: &snapshot,
-        source_watermarks: &watermarks,
+        source_watermarks: watermarks,
         now,
         selection: scope.selection,
-        failures_persist: scope.failures_persist,
+        retry_failed: !scope.hold_failed,
         request: scope.request,
     });
     Ok(Situation { snapshot, plan })
@@ -510,19 +554,19 @@ fn rebuild_command(
 
 fn known_name(loaded: &Loaded, text: &str) -> Result<TableName> {
     let name = TableName::parse(text).map_err(|e| anyhow!(e))?;
-    if loaded.project.get(&name).is_none() {
-        let known: Vec<&str> = loaded
-            .project
-            .nodes
-            .iter()
-            .map(|n| n.name().as_str())
-            .collect();
-        let hint = project::suggest(text, &known)
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
-        bail!("no source or table is named `{text}`{hint}");
+    if let Some(node) = loaded.project.get(&name) {
+        return Ok(node.name().clone());
     }
-    Ok(name)
+    let known: Vec<&str> = loaded
+        .project
+        .nodes
+        .iter()
+        .map(|n| n.name().as_str())
+        .collect();
+    let hint = project::suggest(text, &known)
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    bail!("no source or table is named `{text}`{hint}");
 }
 
 fn with_downstream(loaded: &Loaded, name: &TableName, downstream: bool) -> BTreeSet<TableName> {
@@ -561,27 +605,75 @@ fn execute(
 ) -> Result<Outcome> {
     recover(stores, g)?;
     let now = now(g)?;
-    let s = situation(loaded, stores, g, now, scope)?;
-    let progress = progress::for_terminal(&s.plan);
     let user = user();
     let git_commit = loaded.commit_of_runs(g);
-    let ctx = RunContext {
-        project: &loaded.project,
-        dag: &loaded.dag,
-        warehouse: stores.warehouse.as_ref(),
-        metadata: stores.metadata.as_ref(),
-        env: &g.env,
-        as_of: now,
-        triggered_by: &user,
-        git_commit: git_commit.as_deref(),
-        threads: threads.unwrap_or_else(default_threads),
-        progress: progress.as_ref(),
-        env_tables: None,
-        stop: None,
+    let everything: BTreeSet<TableName>;
+    let wanted = match scope.selection {
+        Some(selection) => selection,
+        None => {
+            everything = loaded.project.tables().map(|t| t.name.clone()).collect();
+            &everything
+        }
     };
-    let report = exec::execute(&ctx, &s.plan, &s.snapshot);
-    drop(progress);
-    let code = u8::from(report.failed > 0);
+    // Plan, run, and plan again for the tables that have not run yet: a table
+    // that failed blocks its downstream in the plan (as `plan` shows it), and
+    // the downstream of a retry that succeeded still runs in this command.
+    let mut report = exec::RunReport::default();
+    let mut ran: BTreeSet<TableName> = BTreeSet::new();
+    let watermarks = source_watermarks(loaded, stores, now)?;
+    loop {
+        let allowed: BTreeSet<TableName> = wanted.difference(&ran).cloned().collect();
+        let s = situation_given(
+            loaded,
+            stores,
+            g,
+            now,
+            Scope {
+                selection: Some(&allowed),
+                ..scope
+            },
+            &watermarks,
+        )?;
+        if s.plan.actions.is_empty() {
+            report.blocked = s.plan.blocked;
+            break;
+        }
+        let progress = progress::for_terminal(&s.plan);
+        let ctx = RunContext {
+            project: &loaded.project,
+            dag: &loaded.dag,
+            warehouse: stores.warehouse.as_ref(),
+            metadata: stores.metadata.as_ref(),
+            env: &g.env,
+            as_of: now,
+            triggered_by: &user,
+            git_commit: git_commit.as_deref(),
+            threads: threads.unwrap_or_else(default_threads),
+            progress: progress.as_ref(),
+            env_tables: None,
+            stop: None,
+        };
+        let round = exec::execute(&ctx, &s.plan, &s.snapshot);
+        drop(progress);
+        let before = ran.len();
+        ran.extend(
+            round
+                .runs
+                .iter()
+                .map(|r| TableName::from_reference(&r.table)),
+        );
+        let stuck = ran.len() == before;
+        report.succeeded += round.succeeded;
+        report.failed += round.failed;
+        report.runs.extend(round.runs);
+        report.deferred.extend(round.deferred);
+        report.setup_error = report.setup_error.or(round.setup_error);
+        if stuck {
+            report.blocked = round.blocked;
+            break;
+        }
+    }
+    let code = u8::from(report.failed > 0 || report.setup_error.is_some());
     Ok(Outcome {
         stdout: output::run_report(&report, g.format),
         code,
@@ -597,16 +689,7 @@ fn status_command(g: &Global, select: Option<&str>, check: bool) -> Result<Outco
     let selected = selection(&loaded, select)?;
     let stores = open_stores(&loaded.project)?;
     let now = now(g)?;
-    let s = situation(
-        &loaded,
-        &stores,
-        g,
-        now,
-        Scope {
-            failures_persist: true,
-            ..Scope::default()
-        },
-    )?;
+    let s = situation(&loaded, &stores, g, now, Scope::default())?;
     let last_runs: Vec<_> = s
         .snapshot
         .tables
@@ -697,15 +780,68 @@ fn log_command(
     since: Option<&str>,
     limit: usize,
 ) -> Result<Outcome> {
-    let root = &g.project;
-    let config = project::load(root).config;
-    let metadata = open_metadata(&config.metadata)?;
+    let project = project::load(&g.project);
+    let metadata = open_metadata(&project.config.metadata)?;
     let since = since
         .map(parse_timestamp)
         .transpose()
         .map_err(|e| anyhow!("--since: {e}"))?;
+    // A table that is no longer defined is looked up as typed.
+    let table = table.map(|t| project.resolve(t).map_or(t, TableName::as_str));
     let records = metadata.log(&g.env, table, since, limit)?;
     Ok(Outcome::ok(output::log(&records, g.format)))
+}
+
+/// `derived pause` and `derived resume`: a row in the log says who, when and why.
+fn pause_command(g: &Global, table: &str, pause: bool, reason: Option<&str>) -> Result<Outcome> {
+    let loaded = load_valid(g)?;
+    let name = known_name(&loaded, table)?;
+    if loaded.project.table(&name).is_none() {
+        bail!("`{name}` is a source; pause the tables that read it");
+    }
+    let stores = open_stores(&loaded.project)?;
+    let snapshot = stores
+        .metadata
+        .snapshot(&g.env, longest_input(&loaded.project))?;
+    let paused = snapshot.tables.get(&name).and_then(|l| l.paused.as_ref());
+    match (pause, paused) {
+        (true, Some(p)) => bail!(
+            "`{name}` is already paused (by {} at {}{})",
+            p.by,
+            crate::time::format_ts(p.at),
+            p.reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        ),
+        (false, None) => bail!("`{name}` is not paused"),
+        _ => {}
+    }
+    let by = user();
+    crate::metadata::record_pause(
+        stores.metadata.as_ref(),
+        &g.env,
+        &name,
+        pause,
+        &by,
+        reason,
+        now(g)?,
+    )?;
+    let downstream = loaded.dag.all_downstream(&name).len();
+    let stdout = match (pause, g.format) {
+        (_, Format::Json) => {
+            serde_json::to_string(&serde_json::json!({
+                "table": name,
+                "paused": pause,
+                "by": by,
+                "reason": reason,
+                "downstream_held": if pause { downstream } else { 0 },
+            }))? + "\n"
+        }
+        (true, _) => format!("paused {name} and the {downstream} table(s) downstream of it\n"),
+        (false, _) => format!("resumed {name}\n"),
+    };
+    Ok(Outcome::ok(stdout))
 }
 
 fn query_command(g: &Global, sql: &str) -> Result<Outcome> {
@@ -768,14 +904,14 @@ fn lookup_command(g: &Global, table: &str, key: &[String]) -> Result<Outcome> {
 fn mark_command(g: &Global, source: &str, through: &str) -> Result<Outcome> {
     let loaded = load_valid(g)?;
     let name = TableName::parse(source).map_err(|e| anyhow!(e))?;
-    if loaded
+    let Some(name) = loaded
         .project
         .get(&name)
         .and_then(|n| n.as_source())
-        .is_none()
-    {
+        .map(|s| s.name.clone())
+    else {
         bail!("`{source}` is not a source of this project");
-    }
+    };
     let through = parse_timestamp(through).map_err(|e| anyhow!("--through: {e}"))?;
     let now = now(g)?;
     if through > now {

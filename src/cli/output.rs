@@ -368,9 +368,11 @@ pub fn status_rows(
         let table_log = log.tables.get(&table.name);
         let last = table_log.and_then(|l| l.last_attempt.as_ref());
         let watermark = plan.nodes.get(&table.name).and_then(|p| p.watermark);
+        let failed = table_log.is_some_and(|l| crate::plan::failure_of(table, l).is_some());
         let state = match last.map(|a| a.status) {
+            _ if table_log.is_some_and(|l| l.paused.is_some()) => "paused",
             Some(RunStatus::Running) => "running",
-            Some(RunStatus::Failed) => "failed",
+            _ if failed => "failed",
             _ if blocked.contains(&table.name) => "blocked",
             _ if planned.contains(&table.name) => "stale",
             _ if is_late(table, watermark, now) => "late",

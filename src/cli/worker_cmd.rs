@@ -202,7 +202,7 @@ fn work(
         }
         let scope = Scope {
             selection: l.selection,
-            failures_persist: !retry,
+            hold_failed: !retry,
             ..Scope::default()
         };
         let s = match situation(loaded, stores, g, now, scope) {

@@ -24,8 +24,8 @@ use sqlparser::ast::{
     SetQuantifier, Statement, TableAlias, TableFactor, TableWithJoins, Value, Values, Visit,
     Visitor, WildcardAdditionalOptions, WindowSpec, WindowType, With,
 };
-use sqlparser::dialect::{BigQueryDialect, Dialect};
-use sqlparser::parser::Parser;
+
+use crate::project::dialect::SqlDialect;
 
 /// A column of a source or table: `table` is the normalized `dataset.table`
 /// (quotes/backticks removed, unquoted parts lowercased; a three-part name whose
@@ -70,6 +70,9 @@ pub struct ColumnLineage {
     /// Problems that made the result partial (unknown `*` expansion, unparseable SQL, ambiguous
     /// unqualified column...). Empty = exact.
     pub gaps: Vec<String>,
+    /// Whether `columns` is every column the query produces (it parsed, and
+    /// every `*` was expanded), even if some derivations have gaps.
+    pub columns_complete: bool,
 }
 
 impl ColumnLineage {
@@ -78,25 +81,28 @@ impl ColumnLineage {
     }
 }
 
-/// `columns_of(table)` returns the known columns of a source/table (declared columns) for `*`
-/// expansion and for resolving unqualified column names in joins; None when unknown.
+/// `columns_of(table)` returns the known columns of a source/table for `*`
+/// expansion and for resolving unqualified column names in joins; None when
+/// unknown. `table` is the name as the dialect normalizes it (see
+/// [`crate::project::refs::Reference::name`]).
 pub fn column_lineage(
     sql: &str,
-    dialect: &dyn Dialect,
+    dialect: SqlDialect,
     default_project: Option<&str>,
     columns_of: &dyn Fn(&str) -> Option<Vec<String>>,
 ) -> ColumnLineage {
     let mut analyzer = Analyzer {
         columns_of,
         default_project,
-        names_unaliased_like_bigquery: dialect.is::<BigQueryDialect>(),
+        dialect,
         influences: BTreeSet::new(),
         gaps: Vec::new(),
+        columns_complete: true,
     };
     let columns = match single_query(sql, dialect) {
         Ok(query) => analyzer.query(&query, None),
         Err(gap) => {
-            analyzer.gap(gap);
+            analyzer.columns_gap(gap);
             Vec::new()
         }
     };
@@ -104,12 +110,14 @@ pub fn column_lineage(
         columns: columns.into_iter().map(NamedFlow::into_output).collect(),
         influences: analyzer.influences.into_iter().collect(),
         gaps: analyzer.gaps,
+        columns_complete: analyzer.columns_complete,
     }
 }
 
-fn single_query(sql: &str, dialect: &dyn Dialect) -> Result<Query, String> {
-    let mut statements =
-        Parser::parse_sql(dialect, sql).map_err(|error| format!("SQL does not parse: {error}"))?;
+fn single_query(sql: &str, dialect: SqlDialect) -> Result<Query, String> {
+    let mut statements = dialect
+        .parse(sql)
+        .map_err(|error| format!("SQL does not parse: {error}"))?;
     match (statements.pop(), statements.is_empty()) {
         (Some(Statement::Query(query)), true) => Ok(*query),
         (Some(_), true) => Err("the SQL is not a query".to_string()),
@@ -412,9 +420,10 @@ struct FromItems {
 struct Analyzer<'c> {
     columns_of: &'c dyn Fn(&str) -> Option<Vec<String>>,
     default_project: Option<&'c str>,
-    names_unaliased_like_bigquery: bool,
+    dialect: SqlDialect,
     influences: BTreeSet<SourceColumn>,
     gaps: Vec<String>,
+    columns_complete: bool,
 }
 
 impl Analyzer<'_> {
@@ -422,6 +431,12 @@ impl Analyzer<'_> {
         if !self.gaps.contains(&gap) {
             self.gaps.push(gap);
         }
+    }
+
+    /// A gap that also leaves the output columns unknown.
+    fn columns_gap(&mut self, gap: String) {
+        self.columns_complete = false;
+        self.gap(gap);
     }
 
     fn influence(&mut self, flow: &Flow) {
@@ -437,7 +452,7 @@ impl Analyzer<'_> {
 
     fn query(&mut self, query: &Query, parent: Option<&Frame>) -> Vec<NamedFlow> {
         if !query.pipe_operators.is_empty() {
-            self.gap("pipe syntax is not analyzed".to_string());
+            self.columns_gap("pipe syntax is not analyzed".to_string());
         }
         let mut frame = Frame::child(parent);
         if let Some(with) = &query.with {
@@ -507,7 +522,7 @@ impl Analyzer<'_> {
             }
             SetExpr::Values(values) => self.values(values, frame),
             other => {
-                self.gap(format!("query body is not analyzed: {other}"));
+                self.columns_gap(format!("query body is not analyzed: {other}"));
                 Vec::new()
             }
         };
@@ -727,7 +742,7 @@ impl Analyzer<'_> {
 
     fn relation_star(&mut self, relation: &Relation) -> Vec<NamedFlow> {
         relation.star().unwrap_or_else(|| {
-            self.gap(format!(
+            self.columns_gap(format!(
                 "cannot expand `*` over {}: its columns are unknown",
                 relation.label
             ));
@@ -741,13 +756,13 @@ impl Analyzer<'_> {
         frame: &Frame,
     ) -> Vec<NamedFlow> {
         let SelectItemQualifiedWildcardKind::ObjectName(name) = kind else {
-            self.gap(format!("cannot expand `{kind}`"));
+            self.columns_gap(format!("cannot expand `{kind}`"));
             return Vec::new();
         };
         match frame.relation(&name_parts(name)) {
             Some(relation) => self.relation_star(relation),
             None => {
-                self.gap(format!(
+                self.columns_gap(format!(
                     "cannot expand `{kind}`: no FROM item is named {name}"
                 ));
                 Vec::new()
@@ -763,7 +778,7 @@ impl Analyzer<'_> {
         scope: Scope,
     ) -> Vec<NamedFlow> {
         if options.opt_ilike.is_some() {
-            self.gap("`* ILIKE` is not analyzed".to_string());
+            self.columns_gap("`* ILIKE` is not analyzed".to_string());
         }
         let mut removed = options
             .opt_exclude
@@ -806,7 +821,7 @@ impl Analyzer<'_> {
             Expr::Identifier(ident) => ident_name(ident),
             Expr::CompoundIdentifier(parts) => parts.last().map(ident_name).unwrap_or_default(),
             Expr::Nested(inner) => self.unaliased_name(inner, anonymous),
-            _ if self.names_unaliased_like_bigquery => {
+            _ if self.dialect == SqlDialect::BigQuery => {
                 *anonymous += 1;
                 format!("f{}_", *anonymous - 1)
             }
@@ -988,7 +1003,7 @@ impl Analyzer<'_> {
                 };
             }
         }
-        let table = self.table_key(&parts);
+        let table = self.table_name(name);
         let declared =
             (self.columns_of)(&table).map(|cols| cols.iter().map(|c| c.to_lowercase()).collect());
         let qualifiers = match alias {
@@ -1006,9 +1021,20 @@ impl Analyzer<'_> {
         relation
     }
 
-    fn table_key(&self, parts: &[String]) -> String {
-        match (parts, self.default_project) {
-            ([project, dataset, table], Some(default)) if project == default => {
+    /// The table's name as the dialect normalizes it, without the default project.
+    fn table_name(&self, name: &ObjectName) -> String {
+        let parts: Vec<String> = name
+            .0
+            .iter()
+            .filter_map(ObjectNamePart::as_ident)
+            .flat_map(|ident| match ident.quote_style {
+                Some('`') => ident.value.split('.').map(str::to_string).collect(),
+                None if self.dialect.folds_unquoted_names() => vec![ident.value.to_lowercase()],
+                _ => vec![ident.value.clone()],
+            })
+            .collect();
+        match (parts.as_slice(), self.default_project) {
+            ([project, dataset, table], Some(default)) if project.eq_ignore_ascii_case(default) => {
                 format!("{dataset}.{table}")
             }
             _ => parts.join("."),
@@ -1590,7 +1616,6 @@ impl Visitor for Children {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlparser::dialect::DuckDbDialect;
 
     fn declared_columns(table: &str) -> Option<Vec<String>> {
         let columns: &[&str] = match table {
@@ -1635,9 +1660,9 @@ mod tests {
 
     fn check(sql: Sql, columns: &[&str], influences: &[&str], gaps: &[&str]) {
         let lineage = match sql {
-            Sql::DuckDb(sql) => column_lineage(sql, &DuckDbDialect {}, None, &declared_columns),
+            Sql::DuckDb(sql) => column_lineage(sql, SqlDialect::DuckDb, None, &declared_columns),
             Sql::BigQuery(sql) => {
-                column_lineage(sql, &BigQueryDialect {}, Some("proj"), &declared_columns)
+                column_lineage(sql, SqlDialect::BigQuery, Some("proj"), &declared_columns)
             }
         };
         let rendered: Vec<String> = lineage.columns.iter().map(render).collect();

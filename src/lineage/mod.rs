@@ -5,7 +5,8 @@ pub mod columns;
 
 use crate::dag::Dag;
 use crate::project::template::RenderContext;
-use crate::project::{Project, Table, TableName};
+use crate::project::yaml::Reader;
+use crate::project::{Diagnostic, Project, Table, TableName};
 use columns::{column_lineage, ColumnLineage, SourceColumn};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
@@ -24,30 +25,200 @@ pub fn representative_sql(project: &Project, table: &Table) -> Option<String> {
     project.renderer.render(&table.sql, &ctx).ok()
 }
 
-/// Column lineage of every table, computed in parallel.
+/// Column lineage of every table. Tables are analysed level by level in DAG
+/// order (each level in parallel), so a `*` over an upstream table expands to
+/// the columns that table's SQL produces, and falls back to its declared
+/// columns only when those are unknown. Table names in the result are the
+/// defined spellings.
 pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
-    let columns_of = |name: &str| -> Option<Vec<String>> {
-        let node = project.get(&TableName::from_reference(name))?;
-        let declared: Vec<String> = node.columns().iter().map(|c| c.name.clone()).collect();
-        (!declared.is_empty()).then_some(declared)
-    };
-    let tables: Vec<&Table> = project.tables().collect();
-    tables
-        .par_iter()
-        .filter_map(|t| {
-            let sql = representative_sql(project, t)?;
-            let dialect = project.config.dialect.parser_dialect();
-            Some((
-                t.name.clone(),
-                column_lineage(
+    let mut done: HashMap<TableName, ColumnLineage> = HashMap::new();
+    for level in levels(project) {
+        let analysed: Vec<(TableName, ColumnLineage)> = level
+            .par_iter()
+            .filter_map(|t| {
+                let sql = representative_sql(project, t)?;
+                let columns_of = |written: &str| {
+                    let name = project.resolve_reference(written)?;
+                    known_columns(project, &done, name)
+                };
+                let lineage = column_lineage(
                     &sql,
-                    dialect.as_ref(),
+                    project.config.dialect,
                     project.config.default_project(),
                     &columns_of,
-                ),
-            ))
-        })
-        .collect()
+                );
+                Some((t.name.clone(), with_defined_names(project, lineage)))
+            })
+            .collect();
+        done.extend(analysed);
+    }
+    done
+}
+
+/// The columns of a source or table, as far as they are known: what a table's
+/// SQL produces, else what its definition declares.
+fn known_columns(
+    project: &Project,
+    done: &HashMap<TableName, ColumnLineage>,
+    name: &TableName,
+) -> Option<Vec<String>> {
+    if let Some(lineage) = done.get(name).filter(|l| l.columns_complete) {
+        return Some(lineage.columns.iter().map(|c| c.name.clone()).collect());
+    }
+    let declared: Vec<String> = project
+        .get(name)?
+        .columns()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    (!declared.is_empty()).then_some(declared)
+}
+
+/// The columns of a source or table, when they are known: what a table's SQL
+/// produces, else what its definition declares.
+pub fn known_columns_of(
+    project: &Project,
+    lineages: &HashMap<TableName, ColumnLineage>,
+    name: &TableName,
+) -> Option<Vec<String>> {
+    known_columns(project, lineages, name)
+}
+
+fn with_defined_names(project: &Project, mut lineage: ColumnLineage) -> ColumnLineage {
+    let rename = |column: &mut SourceColumn| {
+        if let Some(name) = project.resolve_reference(&column.table) {
+            if name.as_str() != column.table {
+                column.table = name.to_string();
+            }
+        }
+    };
+    for output in &mut lineage.columns {
+        for derivation in &mut output.computed_from {
+            rename(&mut derivation.source);
+        }
+        if let Some(source) = &mut output.passthrough {
+            rename(source);
+        }
+    }
+    lineage.influences.iter_mut().for_each(rename);
+    lineage
+}
+
+/// Tables in DAG levels: every table comes after the tables it reads. Tables
+/// on a cycle (an error `validate` reports) come last.
+fn levels(project: &Project) -> Vec<Vec<&Table>> {
+    let tables: Vec<&Table> = project.tables().collect();
+    let position: HashMap<&TableName, usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (&t.name, i))
+        .collect();
+    let mut waiting_on: Vec<usize> = vec![0; tables.len()];
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); tables.len()];
+    for (i, table) in tables.iter().enumerate() {
+        for upstream in &table.upstreams {
+            if let Some(&u) = position.get(upstream) {
+                waiting_on[i] += 1;
+                readers[u].push(i);
+            }
+        }
+    }
+    let mut level: Vec<usize> = (0..tables.len()).filter(|&i| waiting_on[i] == 0).collect();
+    let mut placed = vec![false; tables.len()];
+    let mut out = Vec::new();
+    while !level.is_empty() {
+        let mut next = Vec::new();
+        for &i in &level {
+            placed[i] = true;
+            for &r in &readers[i] {
+                waiting_on[r] -= 1;
+                if waiting_on[r] == 0 {
+                    next.push(r);
+                }
+            }
+        }
+        out.push(level.iter().map(|&i| tables[i]).collect());
+        level = next;
+    }
+    let on_cycles: Vec<&Table> = (0..tables.len())
+        .filter(|&i| !placed[i])
+        .map(|i| tables[i])
+        .collect();
+    if !on_cycles.is_empty() {
+        out.push(on_cycles);
+    }
+    out
+}
+
+/// Warnings where a table's `columns:` and what its SQL produces disagree:
+/// a declared column the SQL does not produce, and a produced column that
+/// `columns:` does not declare. Tables without `columns:` and tables whose
+/// produced columns are unknown are not compared.
+pub fn column_diagnostics(
+    project: &Project,
+    lineages: &HashMap<TableName, ColumnLineage>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for table in project.tables().filter(|t| !t.columns.is_empty()) {
+        let Some(lineage) = lineages.get(&table.name).filter(|l| l.columns_complete) else {
+            continue;
+        };
+        let produced: Vec<&str> = lineage.columns.iter().map(|c| c.name.as_str()).collect();
+        let text = project.files.text(&table.file).unwrap_or_default();
+        let reader = Reader::new(&table.file, text);
+        let columns_key = reader.key_span(reader.whole(), "columns");
+        for declared in &table.columns {
+            if produced
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(&declared.name))
+            {
+                continue;
+            }
+            let at = text[columns_key.start..]
+                .find(declared.name.as_str())
+                .map_or(columns_key.start, |i| columns_key.start + i);
+            out.push(
+                Diagnostic::warning(
+                    "column-not-produced",
+                    &table.file,
+                    at..at + declared.name.len(),
+                    format!(
+                        "`{}` declares column `{}`, but its SQL does not produce it",
+                        table.name, declared.name
+                    ),
+                )
+                .for_table(table.name.as_str())
+                .with_help(format!(
+                    "the SQL produces: {}; remove `{}` from `columns:` or select it",
+                    produced.join(", "),
+                    declared.name
+                )),
+            );
+        }
+        for name in produced {
+            if table
+                .columns
+                .iter()
+                .any(|d| d.name.eq_ignore_ascii_case(name))
+            {
+                continue;
+            }
+            out.push(
+                Diagnostic::warning(
+                    "column-not-declared",
+                    &table.file,
+                    columns_key.clone(),
+                    format!(
+                        "`{}` produces column `{name}`, which `columns:` does not declare",
+                        table.name
+                    ),
+                )
+                .for_table(table.name.as_str())
+                .with_help(format!("add `- {{name: {name}}}` under `columns:`")),
+            );
+        }
+    }
+    out
 }
 
 /// Nodes within `depth` steps upstream (or downstream), nearest first.

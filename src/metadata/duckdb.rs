@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../../migrations/duckdb/0003_job_usage.sql"),
     ),
+    (4, include_str!("../../migrations/duckdb/0004_notes.sql")),
 ];
 
 pub struct DuckDbMetadata {
@@ -81,7 +82,7 @@ impl DuckDbMetadata {
 }
 
 const RECORD_COLUMNS: &str = "run_id, table_name, env, action, epoch_us(interval_start), epoch_us(interval_end), status, \
-     epoch_us(started_at), epoch_us(finished_at), fingerprint, git_commit, triggered_by, epoch_us(as_of), rows_written, error, sql, upstream_runs, bytes_processed, slot_ms";
+     epoch_us(started_at), epoch_us(finished_at), fingerprint, git_commit, triggered_by, epoch_us(as_of), rows_written, error, sql, upstream_runs, bytes_processed, slot_ms, note";
 
 fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
     let upstream: String = row.get(16)?;
@@ -105,6 +106,7 @@ fn record(row: &::duckdb::Row) -> ::duckdb::Result<RunRecord> {
         upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
         bytes_processed: row.get(17)?,
         slot_ms: row.get(18)?,
+        note: row.get(19)?,
         checks: Vec::new(),
     })
 }
@@ -179,6 +181,81 @@ fn load_rewrites(
     Ok(())
 }
 
+/// The tables whose latest pause or resume row is a pause.
+fn load_pauses(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Result<()> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT table_name, triggered_by, epoch_us(started_at), note FROM runs
+             WHERE env = ? AND action IN ('pause', 'resume')
+             QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
+                 AND action = 'pause'",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([env], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                Pause {
+                    by: r.get(1)?,
+                    at: from_micros(r.get(2)?),
+                    reason: r.get(3)?,
+                },
+            ))
+        })
+        .map_err(backend)?;
+    for row in rows {
+        let (table, pause) = row.map_err(backend)?;
+        snapshot
+            .tables
+            .entry(TableName::from_reference(&table))
+            .or_default()
+            .paused = Some(pause);
+    }
+    Ok(())
+}
+
+fn load_failures(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Result<()> {
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT table_name, run_id, action, fingerprint, error, epoch_us(s), epoch_us(e),
+                    epoch_us(interval_start), epoch_us(interval_end)
+             FROM ({FAILURES_SQL}) ORDER BY run_id"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([env], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, RunId>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<String>>(4)?,
+                interval_of(r.get(5)?, r.get(6)?),
+                interval_of(r.get(7)?, r.get(8)?),
+            ))
+        })
+        .map_err(backend)?;
+    let mut found = Vec::new();
+    for row in rows {
+        let (table, run_id, action, fingerprint, error, interval, later_success) =
+            row.map_err(backend)?;
+        let Some(interval) = interval else { continue };
+        found.push(FailureRow {
+            table,
+            failure: Failure {
+                run_id,
+                action,
+                fingerprint,
+                error,
+                interval,
+            },
+            later_success,
+        });
+    }
+    settle_failures(snapshot, found);
+    Ok(())
+}
+
 fn interval_of(start: Option<i64>, end: Option<i64>) -> Option<Interval> {
     Interval::new(from_micros(start?), from_micros(end?))
 }
@@ -193,8 +270,8 @@ impl MetadataStore for DuckDbMetadata {
         self.conn()
             .query_row(
                 "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
-                 git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark) \
-                 VALUES (?, ?, ?, make_timestamp(?), make_timestamp(?), 'running', make_timestamp(?), ?, ?, ?, make_timestamp(?), ?, ?, make_timestamp(?)) \
+                 git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note) \
+                 VALUES (?, ?, ?, make_timestamp(?), make_timestamp(?), 'running', make_timestamp(?), ?, ?, ?, make_timestamp(?), ?, ?, make_timestamp(?), ?) \
                  RETURNING run_id",
                 params![
                     run.table.as_str(),
@@ -210,6 +287,7 @@ impl MetadataStore for DuckDbMetadata {
                     run.sql,
                     upstream,
                     run.read_watermark.map(to_micros),
+                    run.note,
                 ],
                 |r| r.get(0),
             )
@@ -293,10 +371,10 @@ impl MetadataStore for DuckDbMetadata {
                 "SELECT table_name, run_id, action, status, epoch_us(interval_start), epoch_us(interval_end), fingerprint, error,
                         epoch_us(finished_at), epoch_us(read_watermark), kind
                  FROM (
-                    SELECT *, 0 AS kind FROM runs WHERE env = ? AND action <> 'export'
+                    SELECT *, 0 AS kind FROM runs WHERE env = ? AND action NOT IN ('export', 'pause', 'resume')
                       QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
                     UNION ALL
-                    SELECT *, 1 FROM runs WHERE env = ? AND status = 'success' AND action <> 'export'
+                    SELECT *, 1 FROM runs WHERE env = ? AND status = 'success' AND action NOT IN ('export', 'pause', 'resume')
                       QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
                     UNION ALL
                     SELECT *, 2 FROM runs WHERE env = ? AND action = 'export'
@@ -332,6 +410,8 @@ impl MetadataStore for DuckDbMetadata {
         }
         drop(latest);
         load_rewrites(&conn, env, slack, &mut snapshot)?;
+        load_failures(&conn, env, &mut snapshot)?;
+        load_pauses(&conn, env, &mut snapshot)?;
         Ok(snapshot)
     }
 

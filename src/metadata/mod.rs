@@ -65,6 +65,8 @@ pub struct NewRun {
     pub sql: String,
     pub upstream_runs: Vec<UpstreamRun>,
     pub read_watermark: Option<Timestamp>,
+    /// Why a person did it (`derived pause --reason`).
+    pub note: Option<String>,
 }
 
 /// One row of the log, as `derived log` prints it.
@@ -98,6 +100,9 @@ pub struct RunRecord {
     /// Slot milliseconds the run used (BigQuery).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slot_ms: Option<i64>,
+    /// Why a person did it (`derived pause --reason`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// What the run's checks found.
     pub checks: Vec<CheckOutcome>,
 }
@@ -118,7 +123,9 @@ pub struct Attempt {
 /// What the log says about one table, summarized by the store.
 #[derive(Clone, Debug, Default)]
 pub struct TableLog {
-    /// Intervals that succeeded since the table was last built from scratch, per fingerprint.
+    /// Intervals that succeeded since the table was last built from scratch,
+    /// per fingerprint: what the table holds. An interval is complete when it
+    /// is covered here and not in `failures`.
     pub coverage: HashMap<String, IntervalSet>,
     pub last_attempt: Option<Attempt>,
     pub last_success: Option<Attempt>,
@@ -127,6 +134,34 @@ pub struct TableLog {
     /// Successful runs whose intervals lie near data some upstream rewrote:
     /// what repair decisions compare against.
     pub nearby_runs: Vec<(RunId, Interval)>,
+    /// Intervals whose latest attempt failed, since the table was last built
+    /// from scratch: they are not complete, and the next run retries them.
+    pub failures: Vec<Failure>,
+    /// Set while the table is paused (`derived pause`): it and everything
+    /// downstream of it are not planned.
+    pub paused: Option<Pause>,
+}
+
+/// Who paused a table, when and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pause {
+    pub by: String,
+    pub at: Timestamp,
+    pub reason: Option<String>,
+}
+
+/// The actions of rows that pause and resume a table: no run of it.
+pub const PAUSE: &str = "pause";
+pub const RESUME: &str = "resume";
+
+/// Part of a failed attempt that no later success covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub run_id: RunId,
+    pub action: String,
+    pub fingerprint: String,
+    pub error: Option<String>,
+    pub interval: Interval,
 }
 
 impl TableLog {
@@ -158,6 +193,64 @@ pub struct Rewrite {
 pub struct LogSnapshot {
     pub tables: HashMap<TableName, TableLog>,
     pub rewrites: Vec<Rewrite>,
+}
+
+/// The rows that unresolved failures come from: failed attempts since the
+/// table's last rebuild, with every later success overlapping them. Written
+/// once for both stores; `$1` is the environment.
+pub(crate) const FAILURES_SQL: &str = "WITH generation AS (
+        SELECT table_name, max(run_id) AS first_run FROM runs
+        WHERE env = $1 AND status = 'success' AND action = 'rebuild' GROUP BY table_name),
+     f AS (
+        SELECT r.table_name, r.run_id, r.action, r.fingerprint, r.error, r.interval_start AS s, r.interval_end AS e
+        FROM runs r LEFT JOIN generation g ON g.table_name = r.table_name
+        WHERE r.env = $1 AND r.status = 'failed' AND r.interval_start IS NOT NULL
+          AND r.action IN ('create', 'increment', 'rebuild', 'repair', 'backfill')
+          AND r.run_id >= coalesce(g.first_run, 0)
+          AND NOT EXISTS (SELECT 1 FROM runs ok WHERE ok.env = $1 AND ok.table_name = r.table_name
+                AND ok.status = 'success' AND ok.run_id > r.run_id AND ok.action <> 'export'
+                AND ok.interval_start <= r.interval_start AND ok.interval_end >= r.interval_end))
+     SELECT f.table_name, f.run_id, f.action, f.fingerprint, f.error, f.s, f.e, ok.interval_start, ok.interval_end
+     FROM f LEFT JOIN runs ok ON ok.env = $1 AND ok.table_name = f.table_name AND ok.status = 'success'
+          AND ok.run_id > f.run_id AND ok.action <> 'export' AND ok.interval_start < f.e AND ok.interval_end > f.s
+     ORDER BY f.run_id";
+
+/// One row of [`FAILURES_SQL`]: a failed attempt and one later success overlapping it.
+pub(crate) struct FailureRow {
+    pub table: String,
+    pub failure: Failure,
+    pub later_success: Option<Interval>,
+}
+
+/// Adds the failures to the snapshot: each failed attempt minus the later
+/// successes overlapping it.
+pub(crate) fn settle_failures(snapshot: &mut LogSnapshot, rows: Vec<FailureRow>) {
+    let mut by_run: Vec<(String, Failure, IntervalSet)> = Vec::new();
+    for row in rows {
+        if by_run
+            .last()
+            .is_none_or(|(_, f, _)| f.run_id != row.failure.run_id)
+        {
+            let mut left = IntervalSet::default();
+            left.insert(row.failure.interval);
+            by_run.push((row.table, row.failure, left));
+        }
+        if let (Some(success), Some((_, _, left))) = (row.later_success, by_run.last_mut()) {
+            left.remove(success);
+        }
+    }
+    for (table, failure, left) in by_run {
+        let log = snapshot
+            .tables
+            .entry(TableName::from_reference(&table))
+            .or_default();
+        for &interval in left.ranges() {
+            log.failures.push(Failure {
+                interval,
+                ..failure.clone()
+            });
+        }
+    }
 }
 
 /// Actions whose runs rewrite data that downstream tables may have read.
@@ -218,8 +311,39 @@ pub fn record_source_rewrite(
         sql: String::new(),
         upstream_runs: Vec::new(),
         read_watermark: None,
+        note: None,
     };
     let run_id = store.begin_run(&marker)?;
+    store.finish_run(run_id, RunStatus::Success, None, None, JobUsage::default())?;
+    Ok(run_id)
+}
+
+/// Logs that a person paused (`paused`) or resumed a table: a finished row
+/// with who, when and why (SPEC §10.2).
+pub fn record_pause(
+    store: &dyn MetadataStore,
+    env: &str,
+    table: &TableName,
+    paused: bool,
+    by: &str,
+    reason: Option<&str>,
+    as_of: Timestamp,
+) -> Result<RunId> {
+    let row = NewRun {
+        table: table.clone(),
+        env: env.to_string(),
+        action: if paused { PAUSE } else { RESUME }.to_string(),
+        interval: None,
+        fingerprint: String::new(),
+        git_commit: None,
+        triggered_by: by.to_string(),
+        as_of,
+        sql: String::new(),
+        upstream_runs: Vec::new(),
+        read_watermark: None,
+        note: reason.map(str::to_string),
+    };
+    let run_id = store.begin_run(&row)?;
     store.finish_run(run_id, RunStatus::Success, None, None, JobUsage::default())?;
     Ok(run_id)
 }

@@ -20,6 +20,7 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0003_job_usage.sql"),
     ),
     (4, include_str!("../../migrations/postgres/0004_leases.sql")),
+    (5, include_str!("../../migrations/postgres/0005_notes.sql")),
 ];
 
 /// How long a lease lives without a heartbeat, unless the worker says otherwise.
@@ -52,7 +53,7 @@ fn quote(ident: &str) -> String {
 
 const RECORD_COLUMNS: &str = "run_id, table_name, env, action, interval_start, interval_end, status, \
      started_at, finished_at, fingerprint, git_commit, triggered_by, as_of, rows_written, error, sql, upstream_runs, \
-     bytes_processed, slot_ms";
+     bytes_processed, slot_ms, note";
 
 fn record(row: &Row) -> RunRecord {
     let upstream: String = row.get(16);
@@ -76,6 +77,7 @@ fn record(row: &Row) -> RunRecord {
         upstream_runs: serde_json::from_str(&upstream).unwrap_or_default(),
         bytes_processed: row.get(17),
         slot_ms: row.get(18),
+        note: row.get(19),
         checks: Vec::new(),
     }
 }
@@ -317,12 +319,12 @@ async fn read_snapshot(
             "SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
                        fingerprint, error, finished_at, read_watermark, 0 AS kind
-                FROM runs WHERE env = $1 AND action <> 'export' ORDER BY table_name, run_id DESC) a
+                FROM runs WHERE env = $1 AND action NOT IN ('export', 'pause', 'resume') ORDER BY table_name, run_id DESC) a
              UNION ALL
              SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
                        fingerprint, error, finished_at, read_watermark, 1 AS kind
-                FROM runs WHERE env = $1 AND status = 'success' AND action <> 'export' ORDER BY table_name, run_id DESC) b
+                FROM runs WHERE env = $1 AND status = 'success' AND action NOT IN ('export', 'pause', 'resume') ORDER BY table_name, run_id DESC) b
              UNION ALL
              SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
@@ -351,6 +353,43 @@ async fn read_snapshot(
             }
         }
     load_rewrites(tx, env, slack, &mut snapshot).await?;
+    let mut found = Vec::new();
+    for row in tx.query(FAILURES_SQL, &[&env]).await? {
+        let Some(interval) = interval_of(row.get(5), row.get(6)) else {
+            continue;
+        };
+        found.push(FailureRow {
+            table: row.get(0),
+            failure: Failure {
+                run_id: row.get(1),
+                action: row.get(2),
+                fingerprint: row.get(3),
+                error: row.get(4),
+                interval,
+            },
+            later_success: interval_of(row.get(7), row.get(8)),
+        });
+    }
+    settle_failures(&mut snapshot, found);
+    for row in tx
+        .query(
+            "SELECT * FROM (SELECT DISTINCT ON (table_name) table_name, action, triggered_by, started_at, note
+               FROM runs WHERE env = $1 AND action IN ('pause', 'resume') ORDER BY table_name, run_id DESC) p
+             WHERE action = 'pause'",
+            &[&env],
+        )
+        .await?
+    {
+        snapshot
+            .tables
+            .entry(TableName::from_reference(row.get(0)))
+            .or_default()
+            .paused = Some(Pause {
+            by: row.get(2),
+            at: row.get(3),
+            reason: row.get(4),
+        });
+    }
     Ok(snapshot)
 }
 
@@ -359,8 +398,8 @@ impl MetadataStore for PostgresMetadata {
         let upstream = serde_json::to_string(&run.upstream_runs).unwrap_or_else(|_| "[]".into());
         let rows = self.query(
             "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
-             git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark) \
-             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13) RETURNING run_id",
+             git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note) \
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id",
             &[
                 &run.table.as_str(),
                 &run.env,
@@ -375,6 +414,7 @@ impl MetadataStore for PostgresMetadata {
                 &run.sql,
                 &upstream,
                 &run.read_watermark,
+                &run.note,
             ],
         )?;
         Ok(rows[0].get(0))

@@ -41,6 +41,8 @@ pub struct Config {
     pub policies: BTreeMap<String, Policy>,
     /// Online stores that tables export to, by name.
     pub stores: BTreeMap<String, Store>,
+    /// `defaults: {timeout}`: how long a table's run may take unless it says.
+    pub default_timeout: Option<crate::time::Duration>,
 }
 
 /// Who may see columns tagged with a policy.
@@ -81,6 +83,7 @@ impl Config {
             privatizers: Vec::new(),
             policies: BTreeMap::new(),
             stores: BTreeMap::new(),
+            default_timeout: None,
         }
     }
 
@@ -93,7 +96,8 @@ impl Config {
     }
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 10] = [
+    "defaults",
     "warehouse",
     "metadata",
     "dialect",
@@ -135,6 +139,24 @@ pub fn load(root: &Path, file: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
     let whole = reader.whole();
     reader.unknown_keys(&map, whole, &KEYS, "derived.yml");
     let dialect_given = map.contains_key("dialect");
+    if let Some(defaults) = reader.mapping(&map, whole, "defaults") {
+        let scope = reader.nested(whole, "defaults");
+        reader.unknown_keys(defaults, scope, &["timeout"], "defaults");
+        if let Some(text) = reader.string(defaults, scope, "timeout") {
+            match crate::time::Duration::parse(&text) {
+                Ok(timeout) => config.default_timeout = Some(timeout),
+                Err(message) => {
+                    let span = reader.value_span(scope, "timeout");
+                    reader.error(
+                        "invalid-duration",
+                        span,
+                        format!("`timeout`: {message}"),
+                        Some("durations look like 15m, 1h, 1d or 7d".into()),
+                    );
+                }
+            }
+        }
+    }
     if let Some(w) = reader.mapping(&map, whole, "warehouse") {
         let scope = reader.nested(whole, "warehouse");
         config.warehouse = match reader.string(w, scope, "type").as_deref() {

@@ -6,7 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
-/// A `dataset.table` (or `project.dataset.table`) name, lowercased.
+/// A `dataset.table` (or `project.dataset.table`) name, spelled exactly as its
+/// definition writes it (SPEC §10.1). Whether two spellings name the same table
+/// is the dialect's rule ([`crate::project::dialect::SqlDialect::definition_key`]);
+/// once a project is loaded every name in it is the definition's spelling, so
+/// names compare exactly.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct TableName(String);
@@ -25,10 +29,10 @@ impl TableName {
                 "`{text}` is not a table name; write `dataset.table` (letters, digits and _), e.g. `core.daily_active_users`"
             ));
         }
-        Ok(TableName(text.to_ascii_lowercase()))
+        Ok(TableName(text.to_string()))
     }
 
-    /// A name that came out of the SQL reference extractor (already normalized).
+    /// A name taken as it is: from the log, or from the SQL reference extractor.
     pub fn from_reference(text: &str) -> TableName {
         TableName(text.to_string())
     }
@@ -204,6 +208,8 @@ pub struct Table {
     pub start: Timestamp,
     pub window: Option<Duration>,
     pub batch_size: Option<usize>,
+    /// How long one run may take before it is cancelled in the warehouse.
+    pub timeout: Option<Duration>,
     pub unique_key: Vec<String>,
     pub merge: BTreeMap<String, MergeRule>,
     /// Upstreams marked `freshness: any`.
@@ -222,6 +228,8 @@ pub struct Table {
     pub sql_origin: SqlOrigin,
     /// Upstream sources and tables, from the SQL and `depends_on`, sorted.
     pub upstreams: Vec<TableName>,
+    /// Where the SQL names each upstream it reads: a byte offset into `sql_path`.
+    pub reference_offsets: Vec<(TableName, usize)>,
     /// Hash of everything that changes the data (SPEC §4).
     pub fingerprint: String,
 }

@@ -4,7 +4,8 @@
 use super::config::{self, Config};
 use super::definition::*;
 use super::diagnostic::{self, Diagnostic, SourceFiles};
-use super::refs::{self, Extraction};
+use super::dialect::SqlDialect;
+use super::refs::{self, Extraction, FallbackWarning, FoundBy, SqlSyntaxError};
 use super::template::{self, RenderContext, Renderer};
 use super::yaml::{suggest, Reader, Scope};
 use crate::checks::{Check, CheckSeverity, Rule};
@@ -20,7 +21,10 @@ pub struct Project {
     pub root: PathBuf,
     pub config: Config,
     pub nodes: Vec<Node>,
+    /// Each node by its name as defined.
     index: HashMap<TableName, usize>,
+    /// Each node by the dialect's key of its name (SPEC §10.1).
+    keys: HashMap<String, usize>,
     pub diagnostics: Vec<Diagnostic>,
     pub files: SourceFiles,
     pub renderer: Renderer,
@@ -35,6 +39,7 @@ impl Project {
             config,
             nodes,
             index: HashMap::new(),
+            keys: HashMap::new(),
             diagnostics: Vec::new(),
             files: SourceFiles::default(),
             renderer,
@@ -43,8 +48,29 @@ impl Project {
         project
     }
 
+    /// The node of `name`: spelled as defined, or as the dialect would match
+    /// it (any case on DuckDB, folded on PostgreSQL, exact on BigQuery).
     pub fn get(&self, name: &TableName) -> Option<&Node> {
-        self.index.get(name).map(|&i| &self.nodes[i])
+        self.index
+            .get(name)
+            .or_else(|| {
+                self.keys
+                    .get(&*self.config.dialect.definition_key(name.as_str()))
+            })
+            .map(|&i| &self.nodes[i])
+    }
+
+    /// The defined name that a reference found in SQL (normalized by the
+    /// extractor) resolves to, by the dialect's rules.
+    pub fn resolve_reference(&self, name: &str) -> Option<&TableName> {
+        let key = self.config.dialect.reference_key(name);
+        self.keys.get(&*key).map(|&i| self.nodes[i].name())
+    }
+
+    /// The defined name that `text` (typed by a person) refers to.
+    pub fn resolve(&self, text: &str) -> Option<&TableName> {
+        let name = TableName::parse(text).ok()?;
+        self.get(&name).map(Node::name)
     }
 
     pub fn table(&self, name: &TableName) -> Option<&Table> {
@@ -68,7 +94,8 @@ impl Project {
     }
 }
 
-const TABLE_KEYS: [&str; 22] = [
+const TABLE_KEYS: [&str; 23] = [
+    "timeout",
     "name",
     "kind",
     "description",
@@ -195,6 +222,7 @@ pub fn load_from(root: &Path, source: &dyn FileSource) -> Project {
         config,
         nodes,
         index: HashMap::new(),
+        keys: HashMap::new(),
         diagnostics,
         files,
         renderer,
@@ -472,7 +500,7 @@ fn parse_stream(
         }
     }
     let lateness = match r.string(s, scope, "lateness") {
-        Some(text) => duration(r, scope, "lateness", &text),
+        Some(text) => zero_or_longer(r, scope, "lateness", &text),
         None => Some(Duration::from_seconds(0)),
     };
     for (key, field) in [("event_id", &event_id), ("event_time", &event_time)] {
@@ -531,7 +559,7 @@ fn parse_freshness(r: &mut Reader, map: &Mapping, has_time_column: bool) -> Fres
     let scope = r.nested(whole, "freshness");
     r.unknown_keys(f, scope, &["method", "lag"], "freshness");
     let lag = match r.string(f, scope, "lag") {
-        Some(text) => duration(r, scope, "lag", &text),
+        Some(text) => zero_or_longer(r, scope, "lag", &text),
         None => Some(Duration::from_seconds(0)),
     }
     .unwrap_or(Duration::from_seconds(0));
@@ -567,7 +595,21 @@ fn parse_freshness(r: &mut Reader, map: &Mapping, has_time_column: bool) -> Fres
 }
 
 fn duration(r: &mut Reader, scope: Scope, key: &str, text: &str) -> Option<Duration> {
-    match Duration::parse(text) {
+    checked_duration(r, scope, key, Duration::parse(text))
+}
+
+/// A duration where zero means none.
+fn zero_or_longer(r: &mut Reader, scope: Scope, key: &str, text: &str) -> Option<Duration> {
+    checked_duration(r, scope, key, Duration::parse_allowing_zero(text))
+}
+
+fn checked_duration(
+    r: &mut Reader,
+    scope: Scope,
+    key: &str,
+    parsed: Result<Duration, String>,
+) -> Option<Duration> {
+    match parsed {
         Ok(d) => Some(d),
         Err(message) => {
             let span = r.value_span(scope, key);
@@ -900,6 +942,10 @@ fn parse_table(
                 None
             }
         });
+    let timeout = r
+        .string(map, whole, "timeout")
+        .and_then(|t| duration(r, whole, "timeout", &t))
+        .or(config.default_timeout);
     let time_column = r.string(map, whole, "time_column");
     let unique_key = r.string_list(map, whole, "unique_key");
     let merge = parse_merge_rules(r, map, &unique_key);
@@ -936,8 +982,17 @@ fn parse_table(
     }
     check_columns_exist(r, &columns, &checks);
     let exports = parse_exports(r, map, config, &columns);
-    let (sql, sql_path, sql_origin) = read_sql(r, map, source, texts)?;
-    let (name, schedule, strategy, start) = (name?, schedule?, strategy?, start?);
+    let sql = read_sql(r, map, source, texts);
+    // A definition with a bad key still takes its place in the DAG, so its own
+    // references are checked and its readers see it; the error already
+    // reported keeps the project from running.
+    let name = name?;
+    let schedule = schedule.unwrap_or(Schedule::Daily);
+    let start = start.unwrap_or_else(|| schedule.floor(crate::time::Timestamp::UNIX_EPOCH));
+    let strategy = strategy.unwrap_or(Strategy::Replace);
+    let analysable = sql.is_some();
+    let (sql, sql_path, sql_origin) =
+        sql.unwrap_or_else(|| (String::new(), r.file.to_path_buf(), SqlOrigin::File));
     let mut table = Table {
         name,
         file: r.file.to_path_buf(),
@@ -949,6 +1004,7 @@ fn parse_table(
         start,
         window,
         batch_size,
+        timeout,
         unique_key,
         merge,
         any_freshness,
@@ -962,9 +1018,14 @@ fn parse_table(
         sql_path,
         sql_origin,
         upstreams: Vec::new(),
+        reference_offsets: Vec::new(),
         fingerprint: String::new(),
     };
-    analyse_sql(r, &mut table, config, renderer, texts);
+    if analysable {
+        analyse_sql(r, &mut table, config, renderer, texts);
+    } else {
+        table.upstreams = table.depends_on.clone();
+    }
     Some(table)
 }
 
@@ -1305,33 +1366,35 @@ fn analyse_sql(
             return;
         }
     };
-    let extraction =
-        match refs::extract_references(&rendered, config.dialect, config.default_project()) {
-            Ok(x) => x,
-            Err(e) => {
-                let offset = template::map_to_template(&table.sql, &rendered, e.offset);
-                let at = sql_offset_in_file(table, file_text, offset);
-                push_sql_error(
-                    r,
-                    table,
-                    "sql-syntax",
-                    at,
-                    format!("SQL syntax error: {}", e.message),
-                    Some(format!("the SQL is parsed as {}", config.dialect.name())),
-                );
-                return;
-            }
-        };
+    let extraction = match extract(&rendered, config) {
+        Ok(x) => x,
+        Err(e) => {
+            let offset = template::map_to_template(&table.sql, &rendered, e.offset);
+            let at = sql_offset_in_file(table, file_text, offset);
+            push_sql_error(
+                r,
+                table,
+                "sql-syntax",
+                at,
+                format!("SQL syntax error: {}", e.message),
+                Some(format!("the SQL is parsed as {}", config.dialect.name())),
+            );
+            return;
+        }
+    };
     if let Some(w) = &extraction.fallback_warning {
         let offset = template::map_to_template(&table.sql, &rendered, w.offset);
         let at = sql_offset_in_file(table, file_text, offset);
         let mut d = Diagnostic::warning("sql-fallback", &table.sql_path, at..at, w.message.clone())
             .for_table(table.name.as_str());
-        d.help =
-            Some("dependencies come from a token scan; add `depends_on` if one is missing".into());
+        d.help = Some(match w.found_by {
+            FoundBy::TokenScan => "dependencies come from a token scan (add `depends_on` if one is missing); column lineage is unknown, so every column carries every policy of the columns the table reads".into(),
+            FoundBy::Warehouse => "column lineage is unknown, so every column carries every policy of the columns the table reads".into(),
+        });
         r.diagnostics.push(d);
     }
-    table.upstreams = upstreams(r, table, &extraction, &rendered, file_text);
+    (table.upstreams, table.reference_offsets) =
+        upstreams(r, table, &extraction, &rendered, file_text);
     for check in &table.checks {
         if let Rule::Sql(sql) = &check.rule {
             let ctx = RenderContext {
@@ -1350,6 +1413,51 @@ fn analyse_sql(
         }
     }
     table.fingerprint = fingerprint(table, &extraction.normalized);
+}
+
+/// The tables a rendered query reads. sqlparser decides first; when it cannot
+/// parse DuckDB SQL, DuckDB's own parser is the authority: its syntax error is
+/// the error, and its tree gives the tables. The token scan is the last resort.
+fn extract(rendered: &str, config: &Config) -> Result<Extraction, SqlSyntaxError> {
+    let first = refs::extract_references(rendered, config.dialect, config.default_project());
+    let parsed = matches!(&first, Ok(x) if x.fallback_warning.is_none());
+    if parsed || config.dialect != SqlDialect::DuckDb {
+        return first;
+    }
+    let (parser_message, offset) = match &first {
+        Ok(x) => x
+            .fallback_warning
+            .as_ref()
+            .map_or((String::new(), 0), |w| (w.parser_message.clone(), w.offset)),
+        Err(e) => (e.message.clone(), e.offset),
+    };
+    match warehouse_parser(rendered) {
+        None => first,
+        Some(Err(error)) => Err(error),
+        Some(Ok(references)) => Ok(Extraction {
+            references,
+            normalized: first.map_or_else(
+                |_| rendered.split_whitespace().collect::<Vec<_>>().join(" "),
+                |x| x.normalized,
+            ),
+            fallback_warning: Some(FallbackWarning {
+                message: format!("sqlparser cannot parse this statement ({parser_message}); DuckDB's parser found the tables it reads, but not its column lineage"),
+                found_by: FoundBy::Warehouse,
+                parser_message,
+                offset,
+            }),
+        }),
+    }
+}
+
+#[cfg(feature = "duckdb")]
+fn warehouse_parser(sql: &str) -> Option<Result<Vec<refs::Reference>, SqlSyntaxError>> {
+    super::duckdb_parser::references(sql)
+}
+
+#[cfg(not(feature = "duckdb"))]
+fn warehouse_parser(_sql: &str) -> Option<Result<Vec<refs::Reference>, SqlSyntaxError>> {
+    None
 }
 
 fn line_offset(text: &str, line: usize) -> usize {
@@ -1373,24 +1481,26 @@ fn push_sql_error(
     r.diagnostics.push(d);
 }
 
-/// Names the SQL reads (minus its own name, read through `{{ this }}`) plus `depends_on`.
+/// Names the SQL reads (minus its own name, read through `{{ this }}`) plus
+/// `depends_on`, as written; and where the SQL names each one.
 fn upstreams(
     r: &mut Reader,
     table: &Table,
     extraction: &Extraction,
     rendered: &str,
     sql_file_text: &str,
-) -> Vec<TableName> {
+) -> (Vec<TableName>, Vec<(TableName, usize)>) {
     let mut names = BTreeSet::new();
+    let mut offsets = Vec::new();
     for reference in &extraction.references {
-        let name = TableName::from_reference(&reference.name);
         if reference.is_information_schema() {
             continue;
         }
+        let name = TableName::from_reference(&reference.name);
+        let offset = template::map_to_template(&table.sql, rendered, reference.span.start);
+        let at = sql_offset_in_file(table, sql_file_text, offset);
         if name == table.name {
             if !reads_this(&table.sql) {
-                let offset = template::map_to_template(&table.sql, rendered, reference.span.start);
-                let at = sql_offset_in_file(table, sql_file_text, offset);
                 push_sql_error(
                     r,
                     table,
@@ -1402,6 +1512,7 @@ fn upstreams(
             }
             continue;
         }
+        offsets.push((name.clone(), at));
         names.insert(name);
     }
     names.extend(table.depends_on.iter().cloned());
@@ -1410,7 +1521,7 @@ fn upstreams(
             names.insert(target.clone());
         }
     }
-    names.into_iter().collect()
+    (names.into_iter().collect(), offsets)
 }
 
 fn reads_this(sql: &str) -> bool {
@@ -1460,12 +1571,15 @@ fn fingerprint(table: &Table, normalized_sql: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-/// Duplicate names and references to names that are neither a source nor a table.
+/// Duplicate names, and every upstream resolved to the spelling of its
+/// definition by the dialect's rules, or reported when there is none.
 fn index_and_check_names(project: &mut Project) {
-    let mut first_seen: HashMap<TableName, PathBuf> = HashMap::new();
+    let dialect = project.config.dialect;
+    let mut first_seen: HashMap<String, PathBuf> = HashMap::new();
     let mut keep = Vec::with_capacity(project.nodes.len());
     for node in std::mem::take(&mut project.nodes) {
-        if let Some(first) = first_seen.get(node.name()) {
+        let key = dialect.definition_key(node.name().as_str()).into_owned();
+        if let Some(first) = first_seen.get(&key) {
             let text = project.files.text(node.file()).unwrap_or_default();
             let span = Reader::new(node.file(), text).value_span(
                 Scope {
@@ -1487,7 +1601,7 @@ fn index_and_check_names(project: &mut Project) {
             );
             continue;
         }
-        first_seen.insert(node.name().clone(), node.file().clone());
+        first_seen.insert(key, node.file().clone());
         keep.push(node);
     }
     project.nodes = keep;
@@ -1497,58 +1611,125 @@ fn index_and_check_names(project: &mut Project) {
         .enumerate()
         .map(|(i, n)| (n.name().clone(), i))
         .collect();
+    project.keys = project
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (dialect.definition_key(n.name().as_str()).into_owned(), i))
+        .collect();
     let known: Vec<&str> = project.nodes.iter().map(|n| n.name().as_str()).collect();
     let mut problems = Vec::new();
-    for table in project.tables() {
+    let mut resolved = Vec::new();
+    for (position, node) in project.nodes.iter().enumerate() {
+        let Node::Table(table) = node else { continue };
+        let mut upstreams = BTreeSet::new();
+        let mut offsets = Vec::new();
         for upstream in &table.upstreams {
-            if project.index.contains_key(upstream) {
-                continue;
+            let offset = table
+                .reference_offsets
+                .iter()
+                .find(|(name, _)| name == upstream)
+                .map(|(_, at)| *at);
+            let key = match offset {
+                Some(_) => dialect.reference_key(upstream.as_str()),
+                None => dialect.definition_key(upstream.as_str()),
+            };
+            match project.keys.get(&*key) {
+                Some(&i) => {
+                    let name = project.nodes[i].name().clone();
+                    offsets.extend(offset.map(|at| (name.clone(), at)));
+                    upstreams.insert(name);
+                }
+                None => {
+                    let location = reference_location(project, table, upstream);
+                    problems.push(unknown_reference(
+                        table, upstream, location, &known, dialect,
+                    ));
+                }
             }
-            let help = suggest(upstream.as_str(), &known).map_or_else(
-                || "define it as a source (`kind: source`) or a table, or fix the name".to_string(),
-                |s| format!("did you mean `{s}`?"),
-            );
-            let span = reference_span(project, table, upstream);
-            problems.push(
-                Diagnostic::error(
-                    "unknown-reference",
-                    &table.sql_path,
-                    span,
-                    format!(
-                        "`{}` reads `{upstream}`, which is neither a source nor a table",
-                        table.name
-                    ),
-                )
-                .for_table(table.name.as_str())
-                .with_help(help),
-            );
+        }
+        let any_freshness = table
+            .any_freshness
+            .iter()
+            .map(|name| {
+                let key = dialect.definition_key(name.as_str());
+                project
+                    .keys
+                    .get(&*key)
+                    .map_or_else(|| name.clone(), |&i| project.nodes[i].name().clone())
+            })
+            .collect();
+        resolved.push((
+            position,
+            upstreams.into_iter().collect(),
+            offsets,
+            any_freshness,
+        ));
+    }
+    for (position, upstreams, offsets, any_freshness) in resolved {
+        if let Node::Table(table) = &mut project.nodes[position] {
+            table.upstreams = upstreams;
+            table.reference_offsets = offsets;
+            table.any_freshness = any_freshness;
         }
     }
     project.diagnostics.extend(problems);
 }
 
-/// Where a name is written in a table's SQL (or its `depends_on`), for pointing at it.
-pub(crate) fn reference_span(
+fn unknown_reference(
+    table: &Table,
+    upstream: &TableName,
+    (file, span): (PathBuf, std::ops::Range<usize>),
+    known: &[&str],
+    dialect: SqlDialect,
+) -> Diagnostic {
+    let same_but_case = dialect
+        .names_are_case_sensitive()
+        .then(|| {
+            known
+                .iter()
+                .find(|k| k.eq_ignore_ascii_case(upstream.as_str()))
+        })
+        .flatten();
+    let help = match same_but_case {
+        Some(k) => format!(
+            "did you mean `{k}`? names are case-sensitive on {}",
+            dialect.display_name()
+        ),
+        None => suggest(upstream.as_str(), known).map_or_else(
+            || "define it as a source (`kind: source`) or a table, or fix the name".to_string(),
+            |s| format!("did you mean `{s}`?"),
+        ),
+    };
+    Diagnostic::error(
+        "unknown-reference",
+        &file,
+        span,
+        format!(
+            "`{}` reads `{upstream}`, which is neither a source nor a table",
+            table.name
+        ),
+    )
+    .for_table(table.name.as_str())
+    .with_help(help)
+}
+
+/// Where a table names an upstream: in its SQL, else in `depends_on`, else
+/// (a relationship check) at its `checks`.
+pub(crate) fn reference_location(
     project: &Project,
     table: &Table,
     name: &TableName,
-) -> std::ops::Range<usize> {
-    let text = project.files.text(&table.sql_path).unwrap_or_default();
-    let lower_sql = table.sql.to_ascii_lowercase();
-    match lower_sql.find(name.table()) {
-        Some(i) => {
-            let dataset_start = lower_sql[..i]
-                .rfind(|c: char| c.is_whitespace() || c == '(' || c == ',')
-                .map_or(0, |j| j + 1);
-            let at = sql_offset_in_file(table, text, dataset_start);
-            at..at + (i + name.table().len() - dataset_start)
-        }
-        None => {
-            let scope = Scope {
-                start: 0,
-                end: text.len(),
-            };
-            Reader::new(&table.file, text).value_span(scope, "depends_on")
-        }
+) -> (PathBuf, std::ops::Range<usize>) {
+    if let Some((_, at)) = table.reference_offsets.iter().find(|(n, _)| n == name) {
+        return (table.sql_path.clone(), *at..*at + name.as_str().len());
     }
+    let text = project.files.text(&table.file).unwrap_or_default();
+    let reader = Reader::new(&table.file, text);
+    let key = if table.depends_on.contains(name) {
+        "depends_on"
+    } else {
+        "checks"
+    };
+    (table.file.clone(), reader.value_span(reader.whole(), key))
 }

@@ -5,6 +5,9 @@
 pub mod config;
 pub mod definition;
 pub mod diagnostic;
+pub mod dialect;
+#[cfg(feature = "duckdb")]
+pub mod duckdb_parser;
 pub mod load;
 pub mod refs;
 pub mod template;

@@ -30,68 +30,14 @@ use sqlparser::ast::{
     Ident, ObjectName, Query, Select, Spanned, Statement, TableFactor, TableWithJoins, Visit,
     VisitMut, Visitor, VisitorMut,
 };
-use sqlparser::dialect::{
-    BigQueryDialect, Dialect, DuckDbDialect, GenericDialect, PostgreSqlDialect,
-};
-use sqlparser::parser::Parser;
 
-/// SQL dialect of the definitions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum SqlDialect {
-    #[default]
-    DuckDb,
-    BigQuery,
-    Postgres,
-    Generic,
-}
-
-impl SqlDialect {
-    /// Parses a dialect name as written in `derived.yml` (case-insensitive).
-    pub fn parse_name(s: &str) -> Option<SqlDialect> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "duckdb" => Some(SqlDialect::DuckDb),
-            "bigquery" => Some(SqlDialect::BigQuery),
-            "postgres" | "postgresql" => Some(SqlDialect::Postgres),
-            "generic" => Some(SqlDialect::Generic),
-            _ => None,
-        }
-    }
-
-    /// The canonical name, as accepted by [`SqlDialect::parse_name`].
-    pub fn name(self) -> &'static str {
-        match self {
-            SqlDialect::DuckDb => "duckdb",
-            SqlDialect::BigQuery => "bigquery",
-            SqlDialect::Postgres => "postgres",
-            SqlDialect::Generic => "generic",
-        }
-    }
-
-    pub fn parser_dialect(self) -> Box<dyn Dialect> {
-        match self {
-            SqlDialect::DuckDb => Box::new(DuckDbDialect {}),
-            SqlDialect::BigQuery => Box::new(BigQueryDialect {}),
-            SqlDialect::Postgres => Box::new(PostgreSqlDialect {}),
-            SqlDialect::Generic => Box::new(GenericDialect {}),
-        }
-    }
-
-    /// BigQuery resolves `FROM t, t.arr` to the array column of range variable `t`.
-    fn has_correlated_paths(self) -> bool {
-        self == SqlDialect::BigQuery
-    }
-}
-
-impl fmt::Display for SqlDialect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use super::dialect::SqlDialect;
 
 /// One table reference found in the SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reference {
-    /// Normalized name: parts joined with '.', quotes/backticks removed, unquoted parts lowercased.
+    /// Normalized name: parts joined with '.', quotes/backticks removed, unquoted
+    /// parts lowercased where the dialect folds them (PostgreSQL), else as written.
     /// A three-part name whose first part equals `default_project` (case-insensitive) is reduced to two parts.
     pub name: String,
     /// Byte range of the reference in the SQL text (best effort; empty range at 0 if unknown).
@@ -132,8 +78,21 @@ pub struct Extraction {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FallbackWarning {
     pub message: String,
+    /// Who found the references instead of sqlparser.
+    pub found_by: FoundBy,
+    /// What sqlparser said.
+    pub parser_message: String,
     /// Byte offset of the construct sqlparser stopped at (0 when it did not say).
     pub offset: usize,
+}
+
+/// What found a statement's references when sqlparser could not parse it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FoundBy {
+    /// The last resort: a scan of the tokens.
+    TokenScan,
+    /// The warehouse's own parser (DuckDB).
+    Warehouse,
 }
 
 impl fmt::Display for FallbackWarning {
@@ -163,7 +122,7 @@ pub fn extract_references(
     dialect: SqlDialect,
     default_project: Option<&str>,
 ) -> Result<Extraction, SqlSyntaxError> {
-    match Parser::parse_sql(&*dialect.parser_dialect(), sql) {
+    match dialect.parse(sql) {
         Ok(statements) => from_statements(sql, &statements, dialect, default_project),
         Err(error) => after_parse_error(sql, &error.to_string(), dialect, default_project),
     }
@@ -215,22 +174,30 @@ impl NamePart {
         self.text.to_lowercase()
     }
 
-    fn normalized(&self) -> String {
+    /// The part as the dialect resolves it: PostgreSQL (and the generic
+    /// dialect) fold unquoted names to lower case; BigQuery names are
+    /// case-sensitive and DuckDB keeps the spelling (it matches names
+    /// case-insensitively, see [`SqlDialect::reference_key`]).
+    fn normalized(&self, dialect: SqlDialect) -> String {
         match self.quote {
-            Some(_) => self.text.clone(),
-            None => self.text.to_lowercase(),
+            None if dialect.folds_unquoted_names() => self.text.to_lowercase(),
+            _ => self.text.clone(),
         }
     }
 }
 
 /// Joins the parts of a relation name, splitting BigQuery's `` `proj.raw.events` ``
 /// and dropping the warehouse's default project from `proj.dataset.table`.
-fn normalize_name(parts: &[NamePart], default_project: Option<&str>) -> String {
+fn normalize_name(
+    parts: &[NamePart],
+    dialect: SqlDialect,
+    default_project: Option<&str>,
+) -> String {
     let mut names: Vec<String> = parts
         .iter()
         .flat_map(|part| match part.quote {
             Some('`') => part.text.split('.').map(str::to_string).collect(),
-            _ => vec![part.normalized()],
+            _ => vec![part.normalized(dialect)],
         })
         .collect();
     let is_default_project =
@@ -331,7 +298,7 @@ type CteNames = HashSet<String>;
 struct Collector<'a> {
     sql: &'a str,
     default_project: Option<&'a str>,
-    correlated_paths: bool,
+    dialect: SqlDialect,
     /// The CTE names visible in each query being visited, innermost last.
     cte_scopes: Vec<CteNames>,
     /// What a CTE body sees is decided by its WITH clause (earlier siblings, or
@@ -355,7 +322,7 @@ impl<'a> Collector<'a> {
         Collector {
             sql,
             default_project,
-            correlated_paths: dialect.has_correlated_paths(),
+            dialect,
             cte_scopes: Vec::new(),
             cte_body_scopes: HashMap::new(),
             from_aliases: Vec::new(),
@@ -397,7 +364,7 @@ impl<'a> Collector<'a> {
             return;
         }
         self.found.push(Reference {
-            name: normalize_name(&parts, self.default_project),
+            name: normalize_name(&parts, self.dialect, self.default_project),
             span: self.span_of(name),
         });
     }
@@ -410,7 +377,9 @@ impl<'a> Collector<'a> {
                 .cte_scopes
                 .last()
                 .is_some_and(|ctes| ctes.contains(&single.key())),
-            [first, ..] => self.correlated_paths && self.is_range_variable(&first.key(), factor),
+            [first, ..] => {
+                self.dialect.has_correlated_paths() && self.is_range_variable(&first.key(), factor)
+            }
             [] => true,
         }
     }
@@ -558,6 +527,8 @@ fn after_parse_error(
             message: format!(
                 "sqlparser could not parse this statement ({parser_message}); {outcome}"
             ),
+            found_by: FoundBy::TokenScan,
+            parser_message: parser_message.to_string(),
             offset: parser_offset.unwrap_or(0),
         }),
     })
@@ -988,7 +959,8 @@ impl<'s> Lexer<'s> {
             return Ok(Kind::Word);
         }
         if self.is_bigquery() && matches!(prefix.as_str(), "r" | "b" | "rb" | "br") {
-            return self.string(start, !prefix.contains('r'));
+            // In a raw string a backslash keeps its next character, a quote too.
+            return self.string(start, true);
         }
         if !self.is_bigquery() && matches!(prefix.as_str(), "e" | "x" | "n" | "b") {
             return self.string(start, prefix == "e");
@@ -1119,7 +1091,7 @@ fn scan_references(
                 [] => true,
             };
             (!not_a_table).then(|| Reference {
-                name: normalize_name(parts, default_project),
+                name: normalize_name(parts, dialect, default_project),
                 span: item.span.clone(),
             })
         })
@@ -1507,9 +1479,16 @@ mod tests {
         (
             DuckDb,
             "SELECT * FROM proj.raw.events JOIN Other.raw.users USING (id)",
-            &["other.raw.users", "raw.events"],
+            &["Other.raw.users", "raw.events"],
         ),
         (Generic, "SELECT * FROM x.y.z", &["x.y.z"]),
+        // names keep the case the dialect keeps
+        (BigQuery, "SELECT * FROM raw.Events_V1", &["raw.Events_V1"]),
+        (
+            Postgres,
+            r#"SELECT * FROM Raw.Events JOIN "Raw"."Users" USING (id)"#,
+            &["Raw.Users", "raw.events"],
+        ),
         (BigQuery, "SELECT * FROM `proj.raw.events`", &["raw.events"]),
         (
             BigQuery,
@@ -1537,17 +1516,17 @@ mod tests {
         (
             BigQuery,
             "SELECT job_id FROM `region-us`.INFORMATION_SCHEMA.JOBS",
-            &["region-us.information_schema.jobs"],
+            &["region-us.INFORMATION_SCHEMA.JOBS"],
         ),
         (
             BigQuery,
             "SELECT job_id FROM region-us.INFORMATION_SCHEMA.JOBS",
-            &["region-us.information_schema.jobs"],
+            &["region-us.INFORMATION_SCHEMA.JOBS"],
         ),
         (
             BigQuery,
             "SELECT table_name FROM raw.INFORMATION_SCHEMA.TABLES",
-            &["raw.information_schema.tables"],
+            &["raw.INFORMATION_SCHEMA.TABLES"],
         ),
         (
             BigQuery,
@@ -2002,7 +1981,7 @@ mod tests {
 
     #[test]
     fn fallback_that_finds_nothing_still_warns() {
-        let extraction = extract(BigQuery, "SELECT 1 << 2 AS bit");
+        let extraction = extract(DuckDb, "SELECT 42 AS answer USING SAMPLE 10%");
         assert!(extraction.references.is_empty());
         let warning = extraction.fallback_warning.expect("a fallback warning");
         assert!(

@@ -31,10 +31,28 @@ pub struct TemplateError {
 pub struct Renderer {
     env: Environment<'static>,
     dialect: SqlDialect,
+    /// The names under `vars:`, for "did you mean `var('x')`".
+    var_names: Vec<String>,
 }
+
+/// The names a template sees (SPEC §2).
+const CONTEXT_NAMES: [&str; 11] = [
+    "start",
+    "end",
+    "start_date",
+    "end_date",
+    "interval_start",
+    "interval_end",
+    "this",
+    "env",
+    "is_first_build",
+    "rows",
+    "var",
+];
 
 impl Renderer {
     pub fn new(vars: BTreeMap<String, Value>, dialect: SqlDialect) -> Renderer {
+        let var_names = vars.keys().cloned().collect();
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_keep_trailing_newline(true);
@@ -47,7 +65,11 @@ impl Renderer {
                 )
             })
         });
-        Renderer { env, dialect }
+        Renderer {
+            env,
+            dialect,
+            var_names,
+        }
     }
 
     pub fn render(&self, template: &str, ctx: &RenderContext) -> Result<String, TemplateError> {
@@ -66,22 +88,57 @@ impl Renderer {
         self.env
             .render_str(template, context)
             .map_err(|e| TemplateError {
-                message: describe(&e),
+                message: self.describe(&e, template),
                 span: e.range(),
                 line: e.line(),
             })
     }
+
+    fn describe(&self, e: &minijinja::Error, template: &str) -> String {
+        let undefined = (e.kind() == minijinja::ErrorKind::UndefinedError)
+            .then(|| e.range().and_then(|range| template.get(range)))
+            .flatten()
+            .and_then(leading_name)
+            .filter(|name| !CONTEXT_NAMES.contains(name));
+        if let Some(name) = undefined {
+            return format!("template error: `{name}` is undefined{}", self.hint(name));
+        }
+        let detail = e
+            .detail()
+            .map(str::to_string)
+            .unwrap_or_else(|| e.kind().to_string());
+        format!("template error: {detail}")
+    }
+
+    fn hint(&self, name: &str) -> String {
+        if self.var_names.iter().any(|v| v == name) {
+            return format!("; `{name}` is under `vars:`, read it with `var('{name}')`");
+        }
+        let vars: Vec<String> = self
+            .var_names
+            .iter()
+            .map(|v| format!("var('{v}')"))
+            .collect();
+        let mut known: Vec<&str> = CONTEXT_NAMES.to_vec();
+        known.extend(vars.iter().map(String::as_str));
+        match super::yaml::suggest(name, &known) {
+            Some(s) => format!("; did you mean `{s}`?"),
+            None => format!(
+                "; a template sees {} and var('name')",
+                CONTEXT_NAMES[..9].join(", ")
+            ),
+        }
+    }
 }
 
-fn describe(e: &minijinja::Error) -> String {
-    let detail = e
-        .detail()
-        .map(str::to_string)
-        .unwrap_or_else(|| e.kind().to_string());
-    match e.kind() {
-        minijinja::ErrorKind::UndefinedError => format!("template error: {detail}"),
-        _ => format!("template error: {detail}"),
-    }
+/// The name an expression starts with: `no_such` in `no_such.field | upper`.
+fn leading_name(expression: &str) -> Option<&str> {
+    let expression = expression.trim_start_matches(['{', '-', ' ']).trim_start();
+    let end = expression
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(expression.len());
+    let name = &expression[..end];
+    (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit())).then_some(name)
 }
 
 pub fn timestamp_literal(t: Timestamp, _dialect: SqlDialect) -> String {

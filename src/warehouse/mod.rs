@@ -36,15 +36,28 @@ impl PhysicalName {
         }
     }
 
-    /// `schema.table` as written in SQL.
+    /// `schema.table` as written in SQL. A name of letters, digits and `_` is
+    /// left unquoted, as the definition writes it, so the engine resolves it as
+    /// it resolves the same name in a reader's SQL (PostgreSQL folds it to lower
+    /// case; DuckDB matches any case).
     pub fn sql(&self) -> String {
-        format!("{}.{}", quote(&self.schema), quote(&self.table))
+        format!("{}.{}", quote_name(&self.schema), quote_name(&self.table))
     }
 }
 
 impl std::fmt::Display for PhysicalName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.schema, self.table)
+    }
+}
+
+pub fn quote_name(ident: &str) -> String {
+    let plain = ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !ident.starts_with(|c: char| c.is_ascii_digit());
+    if plain {
+        ident.to_string()
+    } else {
+        quote(ident)
     }
 }
 
@@ -81,6 +94,8 @@ pub struct WriteRequest<'a> {
     pub columns: &'a [Column],
     /// Run on the produced rows before they are published.
     pub checks: &'a [PreparedCheck],
+    /// Cancel the write in the warehouse when it runs longer (`timeout:`).
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -110,6 +125,7 @@ pub fn checks_passed(outcomes: Vec<CheckOutcome>) -> Result<Vec<CheckOutcome>> {
         Some(failed) => Err(WarehouseError {
             message: crate::checks::failure_message(failed),
             checks: outcomes.clone(),
+            kind: FailureKind::Data,
         }),
         None => Ok(outcomes),
     }
@@ -121,6 +137,62 @@ pub struct WarehouseError {
     pub message: String,
     /// Check results of a write that failed its checks.
     pub checks: Vec<CheckOutcome>,
+    pub kind: FailureKind,
+}
+
+/// Whether a failed write would fail for every interval alike, or because of
+/// the data of some interval: what decides if a failed batch is split to find
+/// the failing intervals (SPEC §10.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The statement is wrong (syntax, an unknown table or column, a type
+    /// mismatch in the query): every interval fails alike.
+    Statement,
+    /// Some interval's rows: a failed check or cast, a row outside the interval.
+    Data,
+    /// The run took longer than its `timeout:` and was cancelled.
+    Timeout,
+    /// The warehouse did not say.
+    #[default]
+    Unknown,
+}
+
+/// Runs `work`; if it is still running after `timeout`, calls `cancel` once
+/// (which makes the warehouse abandon the statement and roll back) and turns
+/// the error into a `timeout:` error (SPEC §10.2).
+pub fn within<T>(
+    timeout: Option<std::time::Duration>,
+    cancel: impl FnOnce() + Send,
+    work: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let Some(limit) = timeout else {
+        return work();
+    };
+    let fired = std::sync::atomic::AtomicBool::new(false);
+    let (finished, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|scope| {
+        let fired_in_watchdog = &fired;
+        scope.spawn(move || {
+            if wait.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                fired_in_watchdog.store(true, std::sync::atomic::Ordering::SeqCst);
+                cancel();
+            }
+        });
+        let result = work();
+        drop(finished);
+        match result {
+            Err(e) if fired.load(std::sync::atomic::Ordering::SeqCst) => Err(WarehouseError {
+                message: format!(
+                    "timeout: the run took longer than its timeout of {} and was cancelled; the table keeps its previous data ({})",
+                    crate::time::Duration::from_seconds(limit.as_secs() as i64),
+                    e.message
+                ),
+                checks: e.checks,
+                kind: FailureKind::Timeout,
+            }),
+            other => other,
+        }
+    })
 }
 
 impl WarehouseError {
@@ -128,6 +200,23 @@ impl WarehouseError {
         WarehouseError {
             message: message.into(),
             checks: Vec::new(),
+            kind: FailureKind::Unknown,
+        }
+    }
+
+    /// The rows of some interval are at fault.
+    pub fn data(message: impl Into<String>) -> WarehouseError {
+        WarehouseError {
+            kind: FailureKind::Data,
+            ..WarehouseError::new(message)
+        }
+    }
+
+    /// The statement is at fault, whatever the interval.
+    pub fn statement(message: impl Into<String>) -> WarehouseError {
+        WarehouseError {
+            kind: FailureKind::Statement,
+            ..WarehouseError::new(message)
         }
     }
 }

@@ -2,7 +2,7 @@
 //! with backoff until done, page through results, and turn BigQuery's errors into
 //! messages that name the table and the position in its SQL.
 
-use crate::warehouse::{JobUsage, QueryResult, Result, WarehouseError};
+use crate::warehouse::{FailureKind, JobUsage, QueryResult, Result, WarehouseError};
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::client_builder::ClientBuilder;
 use gcp_bigquery_client::error::BQError;
@@ -403,11 +403,33 @@ fn job_error(job_id: &str, error: &ErrorProto, sql: &str, job: JobFor) -> Wareho
         .as_deref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    WarehouseError::new(format!(
+    let text = format!(
         "BigQuery job {job_id}{} failed{reason}: {}",
         job.table.map(|t| format!(" for {t}")).unwrap_or_default(),
         with_position(message, sql, job)
-    ))
+    );
+    WarehouseError {
+        kind: failure_kind(message),
+        ..WarehouseError::new(text)
+    }
+}
+
+/// BigQuery reports query and data errors alike as `invalidQuery`; the
+/// message tells a statement that can never run from data that does not fit.
+fn failure_kind(message: &str) -> FailureKind {
+    const STATEMENT: [&str; 6] = [
+        "Syntax error",
+        "Unrecognized name",
+        "Not found: Table",
+        "Not found: Dataset",
+        "No matching signature",
+        "Function not found",
+    ];
+    if STATEMENT.iter().any(|start| message.starts_with(start)) {
+        FailureKind::Statement
+    } else {
+        FailureKind::Unknown
+    }
 }
 
 /// Adds where a `[line:column]` in a BigQuery message falls in the user's SQL.

@@ -114,7 +114,7 @@ impl BigQueryWarehouse {
             Strategy::Replace => Vec::new(),
         };
         if let Some(missing) = needed.iter().find(|n| !columns.iter().any(|c| c == *n)) {
-            return Err(WarehouseError::new(format!(
+            return Err(WarehouseError::statement(format!(
                 "`{missing}` is not among the query's output columns ({})",
                 columns.join(", ")
             )));
@@ -124,7 +124,7 @@ impl BigQueryWarehouse {
             let outside = self.jobs.run(&probe, job, true)?;
             usage.add(outside.usage);
             if let Some(value) = outside.result.rows.first().and_then(|r| r.first()) {
-                return Err(WarehouseError::new(format!(
+                return Err(WarehouseError::data(format!(
                     "a row has {time_column} = {value}, outside the interval [{}, {}) the run writes; \
                      filter the query with {{{{ start }}}} and {{{{ end }}}}",
                     crate::time::format_ts(request.interval.start),

@@ -20,7 +20,35 @@ pub struct DuckDbWarehouse {
 }
 
 fn err(e: ::duckdb::Error) -> WarehouseError {
-    WarehouseError::new(e.to_string())
+    let message = e.to_string();
+    WarehouseError {
+        kind: failure_kind(&message),
+        ..WarehouseError::new(message)
+    }
+}
+
+/// DuckDB names the class of every error at the start of its message.
+fn failure_kind(message: &str) -> FailureKind {
+    const STATEMENT: [&str; 4] = [
+        "Parser Error",
+        "Binder Error",
+        "Catalog Error",
+        "Not implemented Error",
+    ];
+    const DATA: [&str; 5] = [
+        "Conversion Error",
+        "Constraint Error",
+        "Invalid Input Error",
+        "Out of Range Error",
+        "Mismatch Type Error",
+    ];
+    if STATEMENT.iter().any(|class| message.starts_with(class)) {
+        FailureKind::Statement
+    } else if DATA.iter().any(|class| message.starts_with(class)) {
+        FailureKind::Data
+    } else {
+        FailureKind::Unknown
+    }
 }
 
 const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
@@ -117,6 +145,55 @@ pub fn open_error(path: &Path, e: &::duckdb::Error) -> String {
     }
 }
 
+/// Writes every batch into `fresh`, then swaps it in for the target in one
+/// transaction with the commit record; a failure drops `fresh`.
+fn rebuild_into(
+    conn: &Connection,
+    requests: &[WriteRequest],
+    fresh: &PhysicalName,
+) -> Result<WriteOutcome> {
+    let first = &requests[0];
+    let target = first.target;
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
+        .map_err(err)?;
+    let mut checks = Vec::new();
+    let built = requests.iter().try_for_each(|r| {
+        let into_fresh = WriteRequest {
+            target: fresh,
+            ..*r
+        };
+        let outcome = write_into(conn, &into_fresh, |_, _| Ok(()))?;
+        checks.extend(outcome.checks);
+        Ok(())
+    });
+    let swapped = built.and_then(|()| {
+        in_transaction(conn, |conn| {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {}", fresh.sql()), [], |r| {
+                    r.get(0)
+                })
+                .map_err(err)?;
+            conn.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
+                target.sql(),
+                fresh.sql(),
+                quote(&target.table)
+            ))
+            .map_err(err)?;
+            record_commit(conn, first, rows as u64)?;
+            Ok(rows as u64)
+        })
+    });
+    if swapped.is_err() {
+        let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
+    }
+    Ok(WriteOutcome {
+        rows: swapped?,
+        checks,
+        usage: JobUsage::default(),
+    })
+}
+
 fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
     match f(conn) {
@@ -210,7 +287,11 @@ fn write_into(
     let staged = in_transaction(conn, |c| stage(c, request));
     let result = staged
         .as_ref()
-        .map_err(|e| WarehouseError::new(e.message.clone()))
+        .map_err(|e| WarehouseError {
+            message: e.message.clone(),
+            checks: e.checks.clone(),
+            kind: e.kind,
+        })
         .and_then(|staged| {
             in_transaction(conn, |c| {
                 let checks = run_checks(c, &staged.name, request.checks)?;
@@ -269,7 +350,7 @@ fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
     };
     for column in needed {
         if !columns.iter().any(|(c, _)| c == column) {
-            return Err(WarehouseError::new(format!(
+            return Err(WarehouseError::statement(format!(
                 "`{column}` is not among the query's output columns ({})",
                 names()
             )));
@@ -314,7 +395,7 @@ fn rows_inside_interval(conn: &Connection, request: &WriteRequest, stage: &str) 
         })?;
     match outside {
         None => Ok(()),
-        Some(value) => Err(WarehouseError::new(format!(
+        Some(value) => Err(WarehouseError::data(format!(
             "a row has {time_column} = {}, outside the interval {}; an append table's rows must fall inside the interval being built",
             value.unwrap_or_else(|| "NULL".into()),
             request.interval
@@ -562,7 +643,14 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
-        self.with_conn(|conn| write_into(conn, request, |c, rows| record_commit(c, request, rows)))
+        self.with_conn(|conn| {
+            let handle = conn.interrupt_handle();
+            within(
+                request.timeout,
+                move || handle.interrupt(),
+                || write_into(conn, request, |c, rows| record_commit(c, request, rows)),
+            )
+        })
     }
 
     fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
@@ -575,44 +663,12 @@ impl Warehouse for DuckDbWarehouse {
             table: format!("{}__derived_rebuild", target.table),
         };
         self.with_conn(|conn| {
-            conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
-                .map_err(err)?;
-            let mut checks = Vec::new();
-            let built = requests.iter().try_for_each(|r| {
-                let into_fresh = WriteRequest {
-                    target: &fresh,
-                    ..*r
-                };
-                let outcome = write_into(conn, &into_fresh, |_, _| Ok(()))?;
-                checks.extend(outcome.checks);
-                Ok(())
-            });
-            let swapped = built.and_then(|()| {
-                in_transaction(conn, |conn| {
-                    let rows: i64 = conn
-                        .query_row(&format!("SELECT count(*) FROM {}", fresh.sql()), [], |r| {
-                            r.get(0)
-                        })
-                        .map_err(err)?;
-                    conn.execute_batch(&format!(
-                        "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
-                        target.sql(),
-                        fresh.sql(),
-                        quote(&target.table)
-                    ))
-                    .map_err(err)?;
-                    record_commit(conn, first, rows as u64)?;
-                    Ok(rows as u64)
-                })
-            });
-            if swapped.is_err() {
-                let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
-            }
-            Ok(WriteOutcome {
-                rows: swapped?,
-                checks,
-                usage: JobUsage::default(),
-            })
+            let handle = conn.interrupt_handle();
+            within(
+                first.timeout,
+                move || handle.interrupt(),
+                || rebuild_into(conn, requests, &fresh),
+            )
         })
     }
 
@@ -709,7 +765,7 @@ impl Warehouse for DuckDbWarehouse {
     fn table_exists(&self, name: &PhysicalName) -> Result<bool> {
         self.with_conn(|c| {
             c.query_row(
-                "SELECT count(*) > 0 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                "SELECT count(*) > 0 FROM information_schema.tables WHERE lower(table_schema) = lower(?) AND lower(table_name) = lower(?)",
                 ::duckdb::params![name.schema, name.table],
                 |r| r.get(0),
             )

@@ -19,7 +19,13 @@ pub struct PostgresWarehouse {
 }
 
 fn err(e: tokio_postgres::Error) -> WarehouseError {
-    WarehouseError::new(match e.as_db_error() {
+    // SQLSTATE classes: 42 syntax and unknown names, 0A unsupported; 22 data, 23 constraints.
+    let kind = match e.code().map(|c| &c.code()[..2]) {
+        Some("42" | "0A") => FailureKind::Statement,
+        Some("22" | "23") => FailureKind::Data,
+        _ => FailureKind::Unknown,
+    };
+    let message = match e.as_db_error() {
         Some(db) => {
             let position = match db.position() {
                 Some(tokio_postgres::error::ErrorPosition::Original(p)) => {
@@ -30,7 +36,11 @@ fn err(e: tokio_postgres::Error) -> WarehouseError {
             format!("{}{position}", db.message())
         }
         None => e.to_string(),
-    })
+    };
+    WarehouseError {
+        kind,
+        ..WarehouseError::new(message)
+    }
 }
 
 impl PostgresWarehouse {
@@ -222,7 +232,7 @@ impl Session<'_> {
                 Strategy::Replace => Vec::new(),
             };
             if let Some(missing) = needed.iter().find(|n| !names.iter().any(|c| c == *n)) {
-                return Err(WarehouseError::new(format!(
+                return Err(WarehouseError::statement(format!(
                     "`{missing}` is not among the query's output columns ({})",
                     names.join(", ")
                 )));
@@ -231,7 +241,7 @@ impl Session<'_> {
                 let outside = self.rows(&sql::row_outside(&stage, time_column, request.interval))?;
                 if let Some(row) = outside.first() {
                     let value: Option<String> = row.get(0);
-                    return Err(WarehouseError::new(format!(
+                    return Err(WarehouseError::data(format!(
                         "a row has {time_column} = {}, outside the interval [{}, {}) the run writes; \
                          filter the query with {{{{ start }}}} and {{{{ end }}}}",
                         value.unwrap_or_else(|| "NULL".into()),
@@ -330,7 +340,10 @@ impl Warehouse for PostgresWarehouse {
         let mut batch =
             String::from("SELECT pg_advisory_xact_lock(hashtext('derived.schemas'));\n");
         for schema in schemas {
-            batch.push_str(&format!("CREATE SCHEMA IF NOT EXISTS {};\n", quote(schema)));
+            batch.push_str(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {};\n",
+                crate::warehouse::quote_name(schema)
+            ));
         }
         batch.push_str(sql::SETUP);
         self.with_client(|s| s.in_transaction(|| s.batch(&batch)))
@@ -435,7 +448,7 @@ impl Warehouse for PostgresWarehouse {
     fn table_exists(&self, name: &PhysicalName) -> Result<bool> {
         self.with_client(|s| {
             Ok(s.count(&format!(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = {} AND table_name = {}",
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = lower({}) AND table_name = lower({})",
                 sql::string(&name.schema),
                 sql::string(&name.table)
             ))? > 0)
