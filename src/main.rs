@@ -2,6 +2,11 @@ use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
 
+/// Loading and parsing thousands of definitions is allocation-bound; mimalloc
+/// takes a quarter off `validate` on 10,000 tables (README, Performance).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = derived::cli::Cli::parse();
     match derived::cli::run(cli) {

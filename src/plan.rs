@@ -896,6 +896,8 @@ mod tests {
             upstreams: upstreams.iter().map(|u| name(u)).collect(),
             reference_offsets: Vec::new(),
             fingerprint: format!("fp-{n}"),
+            lineage: None,
+            sql_analysable: true,
         }
     }
 
@@ -1382,6 +1384,8 @@ mod properties {
             upstreams: vec![TableName::parse(upstream).unwrap()],
             reference_offsets: Vec::new(),
             fingerprint: format!("fp-{name}"),
+            lineage: None,
+            sql_analysable: true,
         }))
     }
 

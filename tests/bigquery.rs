@@ -235,6 +235,46 @@ sql: |
 }
 
 #[test]
+fn a_job_past_the_timeout_is_cancelled_and_the_table_keeps_its_data() {
+    let fake = FakeBigQuery::start("2024-01-03T01:00:00Z");
+    let p = three_tables(&fake);
+    assert_eq!(p.cli(&["--now", NOW, "run"]).code, 0);
+    let before = fake.state().tables["mart.summary"].clone();
+    p.write(
+        "derived.yml",
+        &format!("{}defaults: {{timeout: 1s}}\n", config(&fake)),
+    );
+    p.write(
+        "tables/mart/summary.yml",
+        "name: mart.summary
+schedule: daily
+strategy: replace
+start: 2024-01-01
+sql: SELECT (SELECT SUM(events) FROM core.daily) AS events, 'slow' AS kind
+",
+    );
+    fake.hang_when("'slow' AS kind");
+    let started = std::time::Instant::now();
+    let out = p.cli(&["--now", NOW, "--format", "json", "run"]);
+    assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let error = out.json()["runs"][0]["error"].as_str().unwrap().to_string();
+    assert!(error.starts_with("timeout:"), "{error}");
+    let state = fake.state();
+    let hung = state
+        .jobs
+        .iter()
+        .find(|j| j.sql.contains("'slow' AS kind"))
+        .unwrap();
+    assert_eq!(
+        state.cancelled,
+        std::slice::from_ref(&hung.id),
+        "jobs.cancel was called for it"
+    );
+    assert_eq!(state.tables["mart.summary"].written_by, before.written_by);
+}
+
+#[test]
 fn query_results_are_read_page_by_page() {
     let fake = FakeBigQuery::start("2024-01-03T01:00:00Z");
     let p = three_tables(&fake);

@@ -155,3 +155,49 @@ sql: |
     );
     psql(&cleanup);
 }
+
+#[test]
+fn a_run_past_its_timeout_is_cancelled_in_postgresql_and_keeps_the_table() {
+    let ds = format!("pgt{}", std::process::id());
+    let cleanup =
+        format!("DROP SCHEMA IF EXISTS {ds}_mart CASCADE; DROP SCHEMA IF EXISTS {ds}_log CASCADE");
+    psql(&cleanup);
+    let p = TestProject::new();
+    p.write(
+        "derived.yml",
+        &format!("warehouse: {{type: postgres, url: '{PG}'}}\nmetadata: {{type: postgres, url: '{PG}', schema: {ds}_log}}\ndefaults: {{timeout: 2s}}\n"),
+    );
+    p.write(
+        "tables/slow.yml",
+        &format!(
+            "name: {ds}_mart.slow
+schedule: daily
+start: 2024-01-01
+sql: |
+  SELECT {{{{ end_date }}}} AS as_of
+  FROM (SELECT CASE WHEN {{{{ end }}}} > TIMESTAMP '2024-01-05' THEN pg_sleep(60) END) AS wait
+"
+        ),
+    );
+    assert_eq!(p.cli(&["run", "--now", "2024-01-05T00:00:00Z"]).code, 0);
+    let started = std::time::Instant::now();
+    let out = p.cli(&["run", "--now", "2024-01-07T00:00:00Z", "--format", "json"]);
+    let took = started.elapsed();
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(took.as_secs() < 15, "cancelled after {took:?}");
+    let error = out.json()["runs"][0]["error"].as_str().unwrap().to_string();
+    assert!(error.starts_with("timeout:"), "{error}");
+    assert_eq!(
+        psql(&format!("SELECT as_of::text FROM {ds}_mart.slow")),
+        [["2024-01-05".to_string()]]
+    );
+    let idle = psql(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()",
+    );
+    assert_eq!(
+        idle,
+        [["0".to_string()]],
+        "the statement was cancelled in the server"
+    );
+    psql(&cleanup);
+}

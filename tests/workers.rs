@@ -406,3 +406,112 @@ fn a_duckdb_project_refuses_a_second_worker() {
     let status = first.wait().unwrap();
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
 }
+
+#[test]
+fn workers_on_postgresql_honour_a_pause_made_by_another_process() {
+    let db = Database::new("pause");
+    db.load_example_sources();
+    let p = example_on(&db);
+    let paused = "core.user_daily_activity";
+    let pause = p
+        .process(&["pause", paused, "--reason", "messages are being reloaded"])
+        .output()
+        .unwrap();
+    assert!(
+        pause.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pause.stderr)
+    );
+    let held: Vec<String> = {
+        let project = derived::project::load(p.root());
+        let (dag, _) = derived::dag::Dag::build(&project);
+        let name = derived::project::TableName::parse(paused).unwrap();
+        let mut held: Vec<String> = dag
+            .all_downstream(&name)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        held.push(paused.to_string());
+        held
+    };
+    assert!(
+        held.len() > 3,
+        "the example has tables downstream of {paused}"
+    );
+
+    let mut serve = p
+        .process(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--now",
+            NOW,
+            "--poll",
+            "1h",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = served_address(&mut serve);
+    let others = 17 - held.len() as i64;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while db.count(
+        "SELECT count(DISTINCT table_name) FROM derived.runs WHERE status = 'success' AND action <> 'pause'",
+    ) < others
+    {
+        assert!(Instant::now() < deadline, "serve did not build what was due");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, metrics) = http_get(&address, "/metrics");
+    assert!(
+        metrics.contains(&format!("derived_table_paused{{table=\"{paused}\"}} 1")),
+        "{metrics}"
+    );
+    common::sigterm(serve.id());
+    assert!(serve.wait().unwrap().success());
+
+    let built: Vec<String> = db
+        .rows("SELECT DISTINCT table_name FROM derived.runs WHERE status = 'success' AND action <> 'pause'")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(!built.is_empty(), "the rest was built");
+    for table in &held {
+        assert!(
+            !built.contains(table),
+            "{table} ran while {paused} was paused"
+        );
+    }
+
+    let resume = p.process(&["resume", paused]).output().unwrap();
+    assert!(resume.status.success());
+    let worker = p
+        .process(&["worker", "--exit-when-idle", "--now", NOW])
+        .output()
+        .unwrap();
+    assert!(
+        worker.status.success(),
+        "{}",
+        String::from_utf8_lossy(&worker.stderr)
+    );
+    for table in &held {
+        assert!(
+            db.count(&format!("SELECT count(*) FROM derived.runs WHERE status = 'success' AND table_name = '{table}'")) > 0,
+            "{table} ran once resumed"
+        );
+    }
+    let log = db.rows(&format!(
+        "SELECT action, note FROM derived.runs WHERE table_name = '{paused}' AND action IN ('pause', 'resume') ORDER BY run_id"
+    ));
+    assert_eq!(
+        log,
+        [
+            [
+                "pause".to_string(),
+                "messages are being reloaded".to_string()
+            ],
+            ["resume".to_string(), "NULL".to_string()]
+        ]
+    );
+}

@@ -2,14 +2,14 @@
 //! on production data, and a definition's commits next to its runs.
 
 use super::{
-    default_threads, load, open_stores, progress, with_dag, Columns, Format, Global, Loaded,
-    Outcome,
+    default_threads, load, open_stores, progress, with_dag, Format, Global, Loaded, Outcome,
 };
 use crate::ci::{self, Built, Report};
 use crate::exec::{self, RunContext};
 use crate::git;
 use crate::metadata::RunStatus;
 use crate::plan::{self, PlanInput};
+use crate::project::load::ColumnAnalysis;
 use crate::project::{self, diagnostic, Node, TableName};
 use crate::time::{format_ts, Duration, Interval, Timestamp};
 use anyhow::{anyhow, Context, Result};
@@ -78,7 +78,7 @@ pub fn ci_command(
     let base_project = with_dag(
         project::load::load_from(&g.project, &base_revision.files),
         None,
-        Columns::WhenGuarded,
+        ColumnAnalysis::WhenGuarded,
     )
     .project;
     let changes = ci::changes(&base_project, &head_loaded.project, &head_loaded.dag);

@@ -18,6 +18,7 @@ use crate::metadata::duckdb::DuckDbMetadata;
 use crate::metadata::postgres::PostgresMetadata;
 use crate::metadata::{LogSnapshot, MetadataStore};
 use crate::plan::{self, Plan, PlanInput, Request, RequestKind};
+use crate::project::load::ColumnAnalysis;
 use crate::project::{self, MetadataConfig, Project, TableName, WarehouseConfig};
 use crate::time::{parse_timestamp, Interval, Timestamp};
 use crate::warehouse::bigquery::{
@@ -163,42 +164,37 @@ impl Loaded {
 }
 
 fn load(g: &Global) -> Result<Loaded> {
-    load_checking(g, Columns::WhenGuarded)
+    load_checking(g, ColumnAnalysis::WhenGuarded)
 }
 
-/// When a load analyses every table's column lineage.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Columns {
-    /// Only when policies must be checked (some table has readers or exports).
-    WhenGuarded,
-    /// Always, also to compare `columns:` with what the SQL produces (validate).
-    Always,
-}
-
-fn load_checking(g: &Global, columns: Columns) -> Result<Loaded> {
+fn load_checking(g: &Global, columns: ColumnAnalysis) -> Result<Loaded> {
     match &g.rev {
         Some(rev) => {
             let revision = git::at_revision(&g.project, rev)?;
             Ok(with_dag(
-                project::load::load_from(&g.project, &revision.files),
+                project::load::load_with(&g.project, &revision.files, columns),
                 Some(revision.commit),
                 columns,
             ))
         }
-        None => Ok(with_dag(project::load(&g.project), None, columns)),
+        None => Ok(with_dag(
+            project::load::load_with(&g.project, &project::load::Disk, columns),
+            None,
+            columns,
+        )),
     }
 }
 
-fn with_dag(mut project: Project, git_commit: Option<String>, columns: Columns) -> Loaded {
+fn with_dag(mut project: Project, git_commit: Option<String>, columns: ColumnAnalysis) -> Loaded {
     let (dag, problems) = Dag::build(&project);
     let cyclic = !problems.is_empty();
     project.diagnostics.extend(problems);
     let guarded = crate::governance::is_guarded(&project);
-    if !cyclic && (guarded || columns == Columns::Always) {
+    if !cyclic && (guarded || columns == ColumnAnalysis::Always) {
         let lineages = crate::lineage::all_columns(&project);
         let exposed = crate::governance::check(&project, &dag, &lineages);
         project.diagnostics.extend(exposed);
-        if columns == Columns::Always {
+        if columns == ColumnAnalysis::Always {
             let mismatches = crate::lineage::column_diagnostics(&project, &lineages);
             project.diagnostics.extend(mismatches);
         }
@@ -227,7 +223,7 @@ fn load_valid(g: &Global) -> Result<Loaded> {
 const DRY_RUNS_AT_ONCE: usize = 8;
 
 fn validate(g: &Global, dry_run: bool) -> Result<Outcome> {
-    let Loaded { project, .. } = load_checking(g, Columns::Always)?;
+    let Loaded { project, .. } = load_checking(g, ColumnAnalysis::Always)?;
     if dry_run && !matches!(project.config.warehouse, WarehouseConfig::BigQuery { .. }) {
         bail!("--dry-run needs a warehouse that answers dry runs: set `warehouse: {{type: bigquery, ...}}` in derived.yml");
     }

@@ -91,26 +91,51 @@ pub fn column_lineage(
     default_project: Option<&str>,
     columns_of: &dyn Fn(&str) -> Option<Vec<String>>,
 ) -> ColumnLineage {
-    let mut analyzer = Analyzer {
-        columns_of,
-        default_project,
-        dialect,
-        influences: BTreeSet::new(),
-        gaps: Vec::new(),
-        columns_complete: true,
-    };
-    let columns = match single_query(sql, dialect) {
-        Ok(query) => analyzer.query(&query, None),
+    match single_query(sql, dialect) {
+        Ok(query) => query_lineage(&query, dialect, default_project, columns_of),
         Err(gap) => {
+            let mut analyzer = Analyzer::new(dialect, default_project, columns_of);
             analyzer.columns_gap(gap);
-            Vec::new()
+            analyzer.finish(Vec::new())
         }
-    };
-    ColumnLineage {
-        columns: columns.into_iter().map(NamedFlow::into_output).collect(),
-        influences: analyzer.influences.into_iter().collect(),
-        gaps: analyzer.gaps,
-        columns_complete: analyzer.columns_complete,
+    }
+}
+
+/// [`column_lineage`] of a query already parsed in `dialect`.
+pub fn query_lineage(
+    query: &Query,
+    dialect: SqlDialect,
+    default_project: Option<&str>,
+    columns_of: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> ColumnLineage {
+    let mut analyzer = Analyzer::new(dialect, default_project, columns_of);
+    let columns = analyzer.query(query, None);
+    analyzer.finish(columns)
+}
+
+impl<'c> Analyzer<'c> {
+    fn new(
+        dialect: SqlDialect,
+        default_project: Option<&'c str>,
+        columns_of: &'c dyn Fn(&str) -> Option<Vec<String>>,
+    ) -> Analyzer<'c> {
+        Analyzer {
+            columns_of,
+            default_project,
+            dialect,
+            influences: BTreeSet::new(),
+            gaps: Vec::new(),
+            columns_complete: true,
+        }
+    }
+
+    fn finish(self, columns: Vec<NamedFlow>) -> ColumnLineage {
+        ColumnLineage {
+            columns: columns.into_iter().map(NamedFlow::into_output).collect(),
+            influences: self.influences.into_iter().collect(),
+            gaps: self.gaps,
+            columns_complete: self.columns_complete,
+        }
     }
 }
 
@@ -1075,11 +1100,13 @@ impl Analyzer<'_> {
     fn children(&mut self, expr: &Expr, scope: Scope) -> Flow {
         let children = Children::of(expr);
         let mut flow = Flow::default();
-        for child in &children.exprs {
-            flow = flow.merge(self.expr(child, scope));
+        // SAFETY: the pointers were taken from `expr`'s own subtree by the
+        // visitor, and `expr` is borrowed (so alive and unchanged) for this call.
+        for &child in &children.exprs {
+            flow = flow.merge(self.expr(unsafe { &*child }, scope));
         }
-        for query in &children.queries {
-            flow = flow.merge(self.subquery(query, scope));
+        for &query in &children.queries {
+            flow = flow.merge(self.subquery(unsafe { &*query }, scope));
         }
         flow.computed()
     }
@@ -1562,13 +1589,15 @@ fn has_aggregate(expr: &Expr) -> bool {
 }
 
 /// The direct sub-expressions and subqueries of an expression, found with
-/// sqlparser's visitor so that every expression kind is covered.
+/// sqlparser's visitor so that every expression kind is covered. The visitor
+/// hands out references without the tree's lifetime, so they are kept as
+/// pointers into it (cloning each level's subtrees made lineage quadratic).
 #[derive(Default)]
 struct Children {
     depth: usize,
     query_depth: usize,
-    exprs: Vec<Expr>,
-    queries: Vec<Query>,
+    exprs: Vec<*const Expr>,
+    queries: Vec<*const Query>,
 }
 
 impl Children {
@@ -1588,7 +1617,7 @@ impl Visitor for Children {
 
     fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
         if self.is_direct() {
-            self.queries.push(query.clone());
+            self.queries.push(std::ptr::from_ref(query));
         }
         self.query_depth += 1;
         ControlFlow::Continue(())
@@ -1601,7 +1630,7 @@ impl Visitor for Children {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
         if self.is_direct() {
-            self.exprs.push(expr.clone());
+            self.exprs.push(std::ptr::from_ref(expr));
         }
         self.depth += 1;
         ControlFlow::Continue(())

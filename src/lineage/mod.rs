@@ -25,10 +25,12 @@ pub fn representative_sql(project: &Project, table: &Table) -> Option<String> {
     project.renderer.render(&table.sql, &ctx).ok()
 }
 
-/// Column lineage of every table. Tables are analysed level by level in DAG
+/// Column lineage of every table. Tables are taken level by level in DAG
 /// order (each level in parallel), so a `*` over an upstream table expands to
 /// the columns that table's SQL produces, and falls back to its declared
-/// columns only when those are unknown. Table names in the result are the
+/// columns only when those are unknown. The lineage the load computed against
+/// declared columns is kept where every upstream produces what it declares;
+/// only the other tables are parsed again. Table names in the result are the
 /// defined spellings.
 pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
     let mut done: HashMap<TableName, ColumnLineage> = HashMap::new();
@@ -36,6 +38,13 @@ pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
         let analysed: Vec<(TableName, ColumnLineage)> = level
             .par_iter()
             .filter_map(|t| {
+                if let Some(loaded) = t
+                    .lineage
+                    .as_ref()
+                    .filter(|_| upstreams_produce_what_they_declare(project, &done, t))
+                {
+                    return Some((t.name.clone(), with_defined_names(project, loaded.clone())));
+                }
                 let sql = representative_sql(project, t)?;
                 let columns_of = |written: &str| {
                     let name = project.resolve_reference(written)?;
@@ -53,6 +62,27 @@ pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
         done.extend(analysed);
     }
     done
+}
+
+/// Whether the declared columns the load's lineage used are what every
+/// upstream table's SQL produces (or all that is known of it).
+fn upstreams_produce_what_they_declare(
+    project: &Project,
+    done: &HashMap<TableName, ColumnLineage>,
+    table: &Table,
+) -> bool {
+    table.upstreams.iter().all(|u| {
+        let Some(produced) = done.get(u).filter(|l| l.columns_complete) else {
+            return true;
+        };
+        let declared = project.get(u).map_or(&[][..], |n| n.columns());
+        produced.columns.len() == declared.len()
+            && produced
+                .columns
+                .iter()
+                .zip(declared)
+                .all(|(p, d)| p.name.eq_ignore_ascii_case(&d.name))
+    })
 }
 
 /// The columns of a source or table, as far as they are known: what a table's

@@ -181,14 +181,13 @@ fn load_rewrites(
     Ok(())
 }
 
-/// The tables whose latest pause or resume row is a pause.
+/// Each table's latest pause or resume row: paused when it is a pause.
 fn load_pauses(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Result<()> {
     let mut stmt = conn
         .prepare(
-            "SELECT table_name, triggered_by, epoch_us(started_at), note FROM runs
+            "SELECT table_name, triggered_by, epoch_us(started_at), note, run_id, action FROM runs
              WHERE env = ? AND action IN ('pause', 'resume')
-             QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
-                 AND action = 'pause'",
+             QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1",
         )
         .map_err(backend)?;
     let rows = stmt
@@ -200,16 +199,19 @@ fn load_pauses(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Resu
                     at: from_micros(r.get(2)?),
                     reason: r.get(3)?,
                 },
+                r.get::<_, RunId>(4)?,
+                r.get::<_, String>(5)? == PAUSE,
             ))
         })
         .map_err(backend)?;
     for row in rows {
-        let (table, pause) = row.map_err(backend)?;
-        snapshot
+        let (table, pause, run_id, paused) = row.map_err(backend)?;
+        let log = snapshot
             .tables
             .entry(TableName::from_reference(&table))
-            .or_default()
-            .paused = Some(pause);
+            .or_default();
+        log.last_pause_change = Some(run_id);
+        log.paused = paused.then_some(pause);
     }
     Ok(())
 }

@@ -140,6 +140,8 @@ pub struct TableLog {
     /// Set while the table is paused (`derived pause`): it and everything
     /// downstream of it are not planned.
     pub paused: Option<Pause>,
+    /// The latest pause or resume row of the table.
+    pub last_pause_change: Option<RunId>,
 }
 
 /// Who paused a table, when and why.
@@ -175,7 +177,7 @@ impl TableLog {
         };
         let attempt = self.last_attempt.as_ref().map(seen);
         let export = self.last_export.as_ref().map(seen);
-        attempt.max(export)
+        attempt.max(export).max(self.last_pause_change)
     }
 }
 

@@ -373,18 +373,18 @@ async fn read_snapshot(
     settle_failures(&mut snapshot, found);
     for row in tx
         .query(
-            "SELECT * FROM (SELECT DISTINCT ON (table_name) table_name, action, triggered_by, started_at, note
-               FROM runs WHERE env = $1 AND action IN ('pause', 'resume') ORDER BY table_name, run_id DESC) p
-             WHERE action = 'pause'",
+            "SELECT DISTINCT ON (table_name) table_name, action, triggered_by, started_at, note, run_id
+             FROM runs WHERE env = $1 AND action IN ('pause', 'resume') ORDER BY table_name, run_id DESC",
             &[&env],
         )
         .await?
     {
-        snapshot
+        let log = snapshot
             .tables
             .entry(TableName::from_reference(row.get(0)))
-            .or_default()
-            .paused = Some(Pause {
+            .or_default();
+        log.last_pause_change = Some(row.get(5));
+        log.paused = (row.get::<_, String>(1) == PAUSE).then(|| Pause {
             by: row.get(2),
             at: row.get(3),
             reason: row.get(4),

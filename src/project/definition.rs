@@ -232,6 +232,11 @@ pub struct Table {
     pub reference_offsets: Vec<(TableName, usize)>,
     /// Hash of everything that changes the data (SPEC §4).
     pub fingerprint: String,
+    /// Column lineage of the SQL for its first interval, against the columns
+    /// its upstreams declare; computed when the load asks for it.
+    pub lineage: Option<crate::lineage::columns::ColumnLineage>,
+    /// The SQL could be read (its key present, its file found).
+    pub sql_analysable: bool,
 }
 
 impl Table {

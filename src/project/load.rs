@@ -9,6 +9,7 @@ use super::refs::{self, Extraction, FallbackWarning, FoundBy, SqlSyntaxError};
 use super::template::{self, RenderContext, Renderer};
 use super::yaml::{suggest, Reader, Scope};
 use crate::checks::{Check, CheckSeverity, Rule};
+use crate::lineage::columns::ColumnLineage;
 use crate::time::{parse_timestamp, Duration, Schedule};
 use rayon::prelude::*;
 use serde_yaml::{Mapping, Value};
@@ -189,8 +190,33 @@ pub fn load(root: &Path) -> Project {
     load_from(root, &Disk)
 }
 
+/// What every definition file is read with.
+struct Loader<'a> {
+    config: &'a Config,
+    renderer: &'a Renderer,
+    source: &'a dyn FileSource,
+}
+
+/// What a load analyses beyond definitions and dependencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnAnalysis {
+    /// Column lineage only where policies must be checked (a table has
+    /// `readers` or `export`).
+    WhenGuarded,
+    /// Every table's column lineage (`validate`).
+    Always,
+}
+
 /// Loads a project whose files come from `source` (paths under `root`).
 pub fn load_from(root: &Path, source: &dyn FileSource) -> Project {
+    load_with(root, source, ColumnAnalysis::WhenGuarded)
+}
+
+/// Loads a project. Definitions are read first, every file in parallel; then
+/// every table's SQL is rendered and parsed in parallel, once: for its
+/// dependencies, its fingerprint and (as `columns` asks) its column lineage,
+/// computed against the columns its upstreams declare.
+pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) -> Project {
     let mut files = SourceFiles::default();
     let mut diagnostics = Vec::new();
     let config_path = root.join("derived.yml");
@@ -205,18 +231,39 @@ pub fn load_from(root: &Path, source: &dyn FileSource) -> Project {
     };
     let renderer = Renderer::new(config.vars.clone(), config.dialect);
     let paths = source.definitions(&root.join("tables"));
+    let loader = Loader {
+        config: &config,
+        renderer: &renderer,
+        source,
+    };
     let loaded: Vec<FileResult> = paths
         .par_iter()
-        .map(|path| load_file(path, &config, &renderer, source))
+        .map(|path| load_file(path, &loader))
         .collect();
     let mut nodes = Vec::with_capacity(loaded.len());
+    let mut analysable = Vec::with_capacity(loaded.len());
     for result in loaded {
         diagnostics.extend(result.diagnostics);
         for (path, text) in result.texts {
             files.add(&path, text);
         }
-        nodes.extend(result.node);
+        if let Some(node) = result.node {
+            nodes.push(node);
+            analysable.push(result.analysable);
+        }
     }
+    let lineage = columns == ColumnAnalysis::Always
+        || nodes
+            .iter()
+            .filter_map(Node::as_table)
+            .any(|t| !t.readers.is_empty() || !t.exports.is_empty());
+    diagnostics.extend(analyse_tables(
+        &mut nodes,
+        &analysable,
+        &files,
+        &loader,
+        lineage,
+    ));
     let mut project = Project {
         root: root.to_path_buf(),
         config,
@@ -246,17 +293,14 @@ fn definition_files(dir: &Path) -> Vec<PathBuf> {
 
 struct FileResult {
     node: Option<Node>,
+    /// A table whose SQL could be read, to be analysed once every definition is.
+    analysable: bool,
     diagnostics: Vec<Diagnostic>,
     texts: Vec<(PathBuf, String)>,
 }
 
-fn load_file(
-    path: &Path,
-    config: &Config,
-    renderer: &Renderer,
-    source: &dyn FileSource,
-) -> FileResult {
-    let text = match source.read(path) {
+fn load_file(path: &Path, loader: &Loader) -> FileResult {
+    let text = match loader.source.read(path) {
         Ok(t) => t,
         Err(e) => {
             let d = Diagnostic::error(
@@ -267,6 +311,7 @@ fn load_file(
             );
             return FileResult {
                 node: None,
+                analysable: false,
                 diagnostics: vec![d],
                 texts: Vec::new(),
             };
@@ -274,10 +319,13 @@ fn load_file(
     };
     let mut reader = Reader::new(path, &text);
     let mut texts = Vec::new();
-    let node = parse_definition(&mut reader, config, renderer, source, &mut texts);
+    let node = parse_definition(&mut reader, loader, &mut texts);
     let diagnostics = reader.diagnostics;
     texts.push((path.to_path_buf(), text));
     FileResult {
+        analysable: node
+            .as_ref()
+            .is_some_and(|n| n.as_table().is_some_and(|t| t.sql_analysable)),
         node,
         diagnostics,
         texts,
@@ -286,9 +334,7 @@ fn load_file(
 
 fn parse_definition(
     r: &mut Reader,
-    config: &Config,
-    renderer: &Renderer,
-    source: &dyn FileSource,
+    loader: &Loader,
     texts: &mut Vec<(PathBuf, String)>,
 ) -> Option<Node> {
     let map = match serde_yaml::from_str::<Value>(r.text) {
@@ -339,7 +385,7 @@ fn parse_definition(
         }
         Some("table") | None => {
             r.unknown_keys(&map, whole, &TABLE_KEYS, "a table");
-            let table = parse_table(r, &map, name, config, renderer, source, texts)?;
+            let table = parse_table(r, &map, name, loader, texts)?;
             Some(Node::Table(Box::new(table)))
         }
         Some(other) => {
@@ -858,11 +904,10 @@ fn parse_table(
     r: &mut Reader,
     map: &Mapping,
     name: Option<TableName>,
-    config: &Config,
-    renderer: &Renderer,
-    source: &dyn FileSource,
+    loader: &Loader,
     texts: &mut Vec<(PathBuf, String)>,
 ) -> Option<Table> {
+    let (config, source) = (loader.config, loader.source);
     let whole = r.whole();
     let schedule_text = r.required_string(map, whole, "schedule", "a table", "daily");
     let schedule = schedule_text.and_then(|s| match Schedule::parse(&s) {
@@ -1020,12 +1065,11 @@ fn parse_table(
         upstreams: Vec::new(),
         reference_offsets: Vec::new(),
         fingerprint: String::new(),
+        lineage: None,
+        sql_analysable: false,
     };
-    if analysable {
-        analyse_sql(r, &mut table, config, renderer, texts);
-    } else {
-        table.upstreams = table.depends_on.clone();
-    }
+    table.upstreams = table.depends_on.clone();
+    table.sql_analysable = analysable;
     Some(table)
 }
 
@@ -1329,13 +1373,52 @@ pub fn sql_offset_in_file(table: &Table, file_text: &str, offset: usize) -> usiz
     }
 }
 
+/// Analyses every readable table's SQL, in parallel; `lineage` adds column
+/// lineage against the columns the upstreams declare.
+fn analyse_tables(
+    nodes: &mut [Node],
+    analysable: &[bool],
+    files: &SourceFiles,
+    loader: &Loader,
+    lineage: bool,
+) -> Vec<Diagnostic> {
+    let dialect = loader.config.dialect;
+    let declared: HashMap<String, Vec<String>> = nodes
+        .iter()
+        .filter(|n| !n.columns().is_empty())
+        .map(|n| {
+            let key = dialect.definition_key(n.name().as_str()).into_owned();
+            (key, n.columns().iter().map(|c| c.name.clone()).collect())
+        })
+        .collect();
+    let columns_of = |written: &str| declared.get(&*dialect.reference_key(written)).cloned();
+    let columns_of: Option<refs::ColumnsOf> = lineage.then_some(&columns_of);
+    nodes
+        .par_iter_mut()
+        .zip(analysable)
+        .filter(|(_, &analysable)| analysable)
+        .filter_map(|(node, _)| match node {
+            Node::Table(table) => Some(table),
+            Node::Source(_) => None,
+        })
+        .flat_map_iter(|table| {
+            let file = table.file.clone();
+            let mut r = Reader::new(&file, files.text(&file).unwrap_or_default());
+            r.table = Some(table.name.to_string());
+            analyse_sql(&mut r, table, loader, files, columns_of);
+            r.diagnostics
+        })
+        .collect()
+}
+
 fn analyse_sql(
     r: &mut Reader,
     table: &mut Table,
-    config: &Config,
-    renderer: &Renderer,
-    texts: &[(PathBuf, String)],
+    loader: &Loader,
+    files: &SourceFiles,
+    columns_of: Option<refs::ColumnsOf>,
 ) {
+    let (config, renderer) = (loader.config, loader.renderer);
     let interval = table.schedule.interval_at(table.start);
     let ctx = RenderContext {
         input: table.input_range(interval),
@@ -1347,10 +1430,7 @@ fn analyse_sql(
     };
     let yaml_text: &str = r.text;
     let file_text: &str = match table.sql_origin {
-        SqlOrigin::File => texts
-            .iter()
-            .find(|(p, _)| *p == table.sql_path)
-            .map_or("", |(_, s)| s.as_str()),
+        SqlOrigin::File => files.text(&table.sql_path).unwrap_or_default(),
         _ => yaml_text,
     };
     let rendered = match renderer.render(&table.sql, &ctx) {
@@ -1366,7 +1446,7 @@ fn analyse_sql(
             return;
         }
     };
-    let extraction = match extract(&rendered, config) {
+    let (extraction, lineage) = match extract(&rendered, config, columns_of) {
         Ok(x) => x,
         Err(e) => {
             let offset = template::map_to_template(&table.sql, &rendered, e.offset);
@@ -1395,6 +1475,7 @@ fn analyse_sql(
     }
     (table.upstreams, table.reference_offsets) =
         upstreams(r, table, &extraction, &rendered, file_text);
+    table.lineage = lineage;
     for check in &table.checks {
         if let Rule::Sql(sql) = &check.rule {
             let ctx = RenderContext {
@@ -1418,12 +1499,22 @@ fn analyse_sql(
 /// The tables a rendered query reads. sqlparser decides first; when it cannot
 /// parse DuckDB SQL, DuckDB's own parser is the authority: its syntax error is
 /// the error, and its tree gives the tables. The token scan is the last resort.
-fn extract(rendered: &str, config: &Config) -> Result<Extraction, SqlSyntaxError> {
-    let first = refs::extract_references(rendered, config.dialect, config.default_project());
-    let parsed = matches!(&first, Ok(x) if x.fallback_warning.is_none());
+fn extract(
+    rendered: &str,
+    config: &Config,
+    columns_of: Option<refs::ColumnsOf>,
+) -> Result<(Extraction, Option<ColumnLineage>), SqlSyntaxError> {
+    let first = refs::extract_with_lineage(
+        rendered,
+        config.dialect,
+        config.default_project(),
+        columns_of,
+    );
+    let parsed = matches!(&first, Ok((x, _)) if x.fallback_warning.is_none());
     if parsed || config.dialect != SqlDialect::DuckDb {
         return first;
     }
+    let first = first.map(|(x, _)| x);
     let (parser_message, offset) = match &first {
         Ok(x) => x
             .fallback_warning
@@ -1432,7 +1523,7 @@ fn extract(rendered: &str, config: &Config) -> Result<Extraction, SqlSyntaxError
         Err(e) => (e.message.clone(), e.offset),
     };
     match warehouse_parser(rendered) {
-        None => first,
+        None => first.map(|x| (x, None)),
         Some(Err(error)) => Err(error),
         Some(Ok(references)) => Ok(Extraction {
             references,
@@ -1446,7 +1537,8 @@ fn extract(rendered: &str, config: &Config) -> Result<Extraction, SqlSyntaxError
                 parser_message,
                 offset,
             }),
-        }),
+        })
+        .map(|x| (x, None)),
     }
 }
 
@@ -1497,10 +1589,10 @@ fn upstreams(
             continue;
         }
         let name = TableName::from_reference(&reference.name);
-        let offset = template::map_to_template(&table.sql, rendered, reference.span.start);
-        let at = sql_offset_in_file(table, sql_file_text, offset);
         if name == table.name {
             if !reads_this(&table.sql) {
+                let offset = template::map_to_template(&table.sql, rendered, reference.span.start);
+                let at = sql_offset_in_file(table, sql_file_text, offset);
                 push_sql_error(
                     r,
                     table,
@@ -1512,7 +1604,7 @@ fn upstreams(
             }
             continue;
         }
-        offsets.push((name.clone(), at));
+        offsets.push((name.clone(), reference.span.start));
         names.insert(name);
     }
     names.extend(table.depends_on.iter().cloned());
@@ -1721,8 +1813,18 @@ pub(crate) fn reference_location(
     table: &Table,
     name: &TableName,
 ) -> (PathBuf, std::ops::Range<usize>) {
-    if let Some((_, at)) = table.reference_offsets.iter().find(|(n, _)| n == name) {
-        return (table.sql_path.clone(), *at..*at + name.as_str().len());
+    let in_sql = table
+        .reference_offsets
+        .iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, at)| {
+            let rendered = crate::lineage::representative_sql(project, table)?;
+            let offset = template::map_to_template(&table.sql, &rendered, *at);
+            let text = project.files.text(&table.sql_path).unwrap_or_default();
+            Some(sql_offset_in_file(table, text, offset))
+        });
+    if let Some(at) = in_sql {
+        return (table.sql_path.clone(), at..at + name.as_str().len());
     }
     let text = project.files.text(&table.file).unwrap_or_default();
     let reader = Reader::new(&table.file, text);

@@ -32,6 +32,7 @@ use sqlparser::ast::{
 };
 
 pub use super::dialect::SqlDialect;
+use crate::lineage::columns::{query_lineage, ColumnLineage};
 
 /// One table reference found in the SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,9 +123,25 @@ pub fn extract_references(
     dialect: SqlDialect,
     default_project: Option<&str>,
 ) -> Result<Extraction, SqlSyntaxError> {
+    extract_with_lineage(sql, dialect, default_project, None).map(|(x, _)| x)
+}
+
+/// What `columns_of` says about a table's columns (see [`column_lineage`]).
+pub type ColumnsOf<'a> = &'a (dyn Fn(&str) -> Option<Vec<String>> + Sync);
+
+/// [`extract_references`] and, with `columns_of`, the query's column lineage
+/// from the same parse (None when sqlparser cannot parse the query).
+pub fn extract_with_lineage(
+    sql: &str,
+    dialect: SqlDialect,
+    default_project: Option<&str>,
+    columns_of: Option<ColumnsOf>,
+) -> Result<(Extraction, Option<ColumnLineage>), SqlSyntaxError> {
     match dialect.parse(sql) {
-        Ok(statements) => from_statements(sql, &statements, dialect, default_project),
-        Err(error) => after_parse_error(sql, &error.to_string(), dialect, default_project),
+        Ok(statements) => from_statements(sql, statements, dialect, default_project, columns_of),
+        Err(error) => {
+            after_parse_error(sql, &error.to_string(), dialect, default_project).map(|x| (x, None))
+        }
     }
 }
 
@@ -222,18 +239,23 @@ fn dedup_in_text_order(mut found: Vec<Reference>) -> Vec<Reference> {
 
 fn from_statements(
     sql: &str,
-    statements: &[Statement],
+    mut statements: Vec<Statement>,
     dialect: SqlDialect,
     default_project: Option<&str>,
-) -> Result<Extraction, SqlSyntaxError> {
-    let (statement, query) = single_query(sql, statements)?;
+    columns_of: Option<ColumnsOf>,
+) -> Result<(Extraction, Option<ColumnLineage>), SqlSyntaxError> {
+    let (_, query) = single_query(sql, &statements)?;
     let mut collector = Collector::new(sql, dialect, default_project, query);
     let _ = query.visit(&mut collector);
-    Ok(Extraction {
-        references: dedup_in_text_order(collector.found),
-        normalized: normalize_statement(statement),
+    let references = dedup_in_text_order(collector.found);
+    let lineage =
+        columns_of.map(|columns_of| query_lineage(query, dialect, default_project, columns_of));
+    let extraction = Extraction {
+        references,
+        normalized: normalize_statement(&mut statements[0]),
         fallback_warning: None,
-    })
+    };
+    Ok((extraction, lineage))
 }
 
 /// The one query statement of the text, or the syntax error that says why there is none.
@@ -275,7 +297,7 @@ fn span_start(sql: &str, node: &impl Spanned) -> usize {
 
 /// sqlparser's Display, with unquoted identifiers lowercased so that their case,
 /// like keyword case, whitespace and comments, does not change the fingerprint.
-fn normalize_statement(statement: &Statement) -> String {
+fn normalize_statement(statement: &mut Statement) -> String {
     struct LowercaseIdents;
     impl VisitorMut for LowercaseIdents {
         type Break = ();
@@ -286,8 +308,7 @@ fn normalize_statement(statement: &Statement) -> String {
             ControlFlow::Continue(())
         }
     }
-    let mut statement = statement.clone();
-    let _ = VisitMut::visit(&mut statement, &mut LowercaseIdents);
+    let _ = VisitMut::visit(statement, &mut LowercaseIdents);
     statement.to_string()
 }
 

@@ -47,6 +47,10 @@ pub struct State {
     pub schemas: BTreeMap<String, Vec<(String, String)>>,
     /// A job whose SQL contains the needle fails with the message.
     pub failures: Vec<(String, String)>,
+    /// A job whose SQL contains one of these runs until it is cancelled.
+    pub hangs: Vec<String>,
+    /// Jobs cancelled through `jobs.cancel`.
+    pub cancelled: Vec<String>,
     /// What `max(time)` of every source answers (microseconds).
     pub source_max_micros: i64,
     rows_per_stage: u64,
@@ -105,6 +109,10 @@ impl FakeBigQuery {
             .push((needle.to_string(), message.to_string()));
     }
 
+    pub fn hang_when(&self, needle: &str) {
+        self.state().hangs.push(needle.to_string());
+    }
+
     pub fn jobs(&self) -> Vec<Job> {
         self.state().jobs.clone()
     }
@@ -136,7 +144,16 @@ impl Respond for Responder {
                 let body: Value = serde_json::from_slice(&request.body).unwrap();
                 state.insert(&body)
             }
-            ("GET", ["projects", _, "jobs", id]) => state.job_response(id, "DONE"),
+            ("GET", ["projects", _, "jobs", id]) => {
+                let hangs = state.is_hanging(id);
+                state.job_response(id, if hangs { "RUNNING" } else { "DONE" })
+            }
+            ("POST", ["projects", _, "jobs", id, "cancel"]) => {
+                state.cancelled.push(id.to_string());
+                let job = state.job_body(id, "DONE");
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"kind": "bigquery#jobCancelResponse", "job": job}))
+            }
             ("GET", ["projects", _, "queries", id]) => state.results(id, page_token),
             ("GET", ["projects", _, "datasets", dataset, "tables", table]) => {
                 let name = format!("{dataset}.{table}");
@@ -224,6 +241,9 @@ impl State {
                 })),
             };
         }
+        if self.is_hanging(&id) {
+            return ResponseTemplate::new(200).set_body_json(self.job_body(&id, "RUNNING"));
+        }
         if failure.is_none() {
             self.apply(&id, &sql);
         }
@@ -247,6 +267,18 @@ impl State {
                 .insert("failed".into(), "true".into());
         }
         ResponseTemplate::new(200).set_body_json(response)
+    }
+
+    /// A job that never finishes on its own (until cancelled).
+    fn is_hanging(&self, id: &str) -> bool {
+        !self.cancelled.iter().any(|c| c == id)
+            && self.jobs.iter().any(|j| {
+                j.id == id
+                    && self
+                        .hangs
+                        .iter()
+                        .any(|needle| j.sql.contains(needle.as_str()))
+            })
     }
 
     fn job_body(&self, id: &str, state: &str) -> Value {

@@ -50,6 +50,8 @@ pub struct JobFor<'a> {
     pub env: Option<&'a str>,
     /// The user's rendered SQL inside the statement, for error positions.
     pub user_sql: Option<&'a str>,
+    /// Cancel the job (`jobs.cancel`) if it is still running then.
+    pub deadline: Option<std::time::Instant>,
 }
 
 /// A finished job: its rows (when asked for) and what it cost.
@@ -198,6 +200,13 @@ impl Jobs {
         };
         let mut wait = Duration::from_millis(50);
         while state(&current) != "DONE" {
+            if let Some(deadline) = job.deadline {
+                let now = std::time::Instant::now();
+                if now >= deadline {
+                    return Err(self.cancel(&job_id, job).await);
+                }
+                wait = wait.min(deadline - now);
+            }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(5));
             current = self.get_job(&job_id).await?;
@@ -216,6 +225,26 @@ impl Jobs {
             QueryResult::default()
         };
         Ok(Finished { result, usage })
+    }
+
+    /// Cancels a job that ran past its deadline; the error says so.
+    async fn cancel(&self, job_id: &str, job: JobFor<'_>) -> WarehouseError {
+        let cancelled = self
+            .client
+            .job()
+            .cancel_job(&self.project, job_id, self.location.as_deref())
+            .await;
+        let note = match cancelled {
+            Ok(_) => "cancelled".to_string(),
+            Err(e) => format!("asked to cancel it failed: {}", describe(&e)),
+        };
+        WarehouseError {
+            kind: FailureKind::Timeout,
+            ..WarehouseError::new(format!(
+                "timeout: BigQuery job {job_id}{} ran past the table's timeout and was {note}; the table keeps its previous data",
+                job.table.map(|t| format!(" for {t}")).unwrap_or_default()
+            ))
+        }
     }
 
     async fn get_job(&self, job_id: &str) -> Result<Job> {
@@ -510,6 +539,7 @@ mod tests {
             run_id: Some(1),
             env: Some("prod"),
             user_sql: Some(user),
+            deadline: None,
         };
         assert_eq!(
             with_position("Unrecognized name: bogus at [4:3]", &sql, job),

@@ -13,6 +13,22 @@ use crate::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use jobs::{JobFor, Jobs};
 use sql::{Layout, MergeSpec};
+use std::time::Instant;
+
+/// How the table is partitioned and clustered.
+fn layout<'a>(request: &WriteRequest<'a>) -> Layout<'a> {
+    Layout {
+        time_column: request.time_column,
+        schedule: request.schedule,
+        unique_key: request.unique_key,
+    }
+}
+
+/// When a write's jobs must be done by (`timeout:`); a job still running then
+/// is cancelled.
+fn deadline(request: &WriteRequest) -> Option<Instant> {
+    request.timeout.map(|t| Instant::now() + t)
+}
 
 pub struct BigQueryWarehouse {
     jobs: Jobs,
@@ -54,6 +70,7 @@ impl BigQueryWarehouse {
         request: &WriteRequest,
         target: &PhysicalName,
         commit: bool,
+        deadline: Option<Instant>,
     ) -> Result<WriteOutcome> {
         let table_name = request.table.to_string();
         let job = JobFor {
@@ -61,13 +78,10 @@ impl BigQueryWarehouse {
             run_id: Some(request.run_id),
             env: Some(request.env),
             user_sql: Some(request.sql),
+            deadline,
         };
         let stage = sql::companion(target, &format!("stage_{}", request.run_id));
-        let layout = Layout {
-            time_column: request.time_column,
-            schedule: request.schedule,
-            unique_key: request.unique_key,
-        };
+        let layout = layout(request);
         let select = sql::typed_select(request.sql, request.columns);
         let replace = request.strategy == Strategy::Replace;
         let mut usage = self
@@ -78,7 +92,7 @@ impl BigQueryWarehouse {
                 false,
             )?
             .usage;
-        let published = self.publish(request, target, &stage, layout, commit, &mut usage);
+        let published = self.publish(request, target, &stage, commit, job, &mut usage);
         if published.is_err() {
             let _ = self.jobs.delete_table(&stage.schema, &stage.table);
         }
@@ -95,16 +109,14 @@ impl BigQueryWarehouse {
         request: &WriteRequest,
         target: &PhysicalName,
         stage: &PhysicalName,
-        layout: Layout,
         commit: bool,
+        job: JobFor,
         usage: &mut JobUsage,
     ) -> Result<(u64, Vec<CheckOutcome>)> {
-        let table_name = request.table.to_string();
+        let layout = layout(request);
         let job = JobFor {
-            table: Some(&table_name),
-            run_id: Some(request.run_id),
-            env: Some(request.env),
             user_sql: None,
+            ..job
         };
         let staged = self.info(stage)?;
         let columns: Vec<String> = staged.columns.iter().map(|(c, _)| c.clone()).collect();
@@ -267,7 +279,7 @@ impl Warehouse for BigQueryWarehouse {
     }
 
     fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
-        self.write_into(request, request.target, true)
+        self.write_into(request, request.target, true, deadline(request))
     }
 
     fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
@@ -276,10 +288,11 @@ impl Warehouse for BigQueryWarehouse {
         };
         let target = first.target;
         let fresh = sql::companion(target, "rebuild");
+        let deadline = deadline(first);
         self.jobs.delete_table(&fresh.schema, &fresh.table)?;
         let mut outcome = WriteOutcome::default();
         let built = requests.iter().try_for_each(|request| {
-            let written = self.write_into(request, &fresh, false)?;
+            let written = self.write_into(request, &fresh, false, deadline)?;
             outcome.checks.extend(written.checks);
             outcome.usage.add(written.usage);
             Ok(())
@@ -292,6 +305,7 @@ impl Warehouse for BigQueryWarehouse {
                 run_id: Some(first.run_id),
                 env: Some(first.env),
                 user_sql: None,
+                deadline,
             };
             let swap = sql::swap(target, &fresh, Some((first.run_id, rows)));
             outcome.usage.add(self.jobs.run(&swap, job, false)?.usage);
@@ -366,6 +380,7 @@ impl Warehouse for BigQueryWarehouse {
             run_id: None,
             env: None,
             user_sql: Some(sql),
+            deadline: None,
         };
         self.jobs.dry_run(sql, job).map(Some)
     }

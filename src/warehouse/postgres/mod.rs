@@ -119,6 +119,55 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
+    /// Writes every batch into `fresh`, then swaps it in with the commit
+    /// record in one transaction; a failure drops `fresh`.
+    fn rebuild(&self, requests: &[WriteRequest], fresh: &PhysicalName) -> Result<WriteOutcome> {
+        let first = &requests[0];
+        let target = first.target;
+        self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))?;
+        let mut outcome = WriteOutcome::default();
+        let built = requests.iter().try_for_each(|request| {
+            outcome
+                .checks
+                .extend(self.write(request, fresh, false)?.checks);
+            Ok(())
+        });
+        let swapped = built.and_then(|()| {
+            self.in_transaction(|| {
+                let rows = self.count(&format!("SELECT count(*) FROM {}", fresh.sql()))? as u64;
+                self.batch(&format!(
+                    "{};\n{}",
+                    sql::swap(target, fresh),
+                    sql::commit(first.run_id, target, rows)
+                ))?;
+                Ok(rows)
+            })
+        });
+        match swapped {
+            Ok(rows) => {
+                outcome.rows = rows;
+                Ok(outcome)
+            }
+            Err(e) => {
+                let _ = self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
+                Err(e)
+            }
+        }
+    }
+}
+
+impl Session<'_> {
+    /// Asks the server to cancel what this connection is running (from
+    /// another thread; the statement then fails and its transaction rolls back).
+    fn cancel(&self) {
+        let token = self.client.cancel_token();
+        if let Err(e) = self.runtime.block_on(token.cancel_query(NoTls)) {
+            tracing::warn!("could not cancel a statement past its timeout: {e}");
+        }
+    }
+}
+
+impl Session<'_> {
     fn batch(&self, sql: &str) -> Result<()> {
         self.runtime
             .block_on(self.client.batch_execute(sql))
@@ -350,7 +399,13 @@ impl Warehouse for PostgresWarehouse {
     }
 
     fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
-        self.with_client(|s| s.write(request, request.target, true))
+        self.with_client(|s| {
+            within(
+                request.timeout,
+                || s.cancel(),
+                || s.write(request, request.target, true),
+            )
+        })
     }
 
     fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
@@ -359,37 +414,7 @@ impl Warehouse for PostgresWarehouse {
         };
         let target = first.target;
         let fresh = sql::companion(target, "rebuild");
-        self.with_client(|s| {
-            s.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))?;
-            let mut outcome = WriteOutcome::default();
-            let built = requests.iter().try_for_each(|request| {
-                outcome
-                    .checks
-                    .extend(s.write(request, &fresh, false)?.checks);
-                Ok(())
-            });
-            let swapped = built.and_then(|()| {
-                s.in_transaction(|| {
-                    let rows = s.count(&format!("SELECT count(*) FROM {}", fresh.sql()))? as u64;
-                    s.batch(&format!(
-                        "{};\n{}",
-                        sql::swap(target, &fresh),
-                        sql::commit(first.run_id, target, rows)
-                    ))?;
-                    Ok(rows)
-                })
-            });
-            match swapped {
-                Ok(rows) => {
-                    outcome.rows = rows;
-                    Ok(outcome)
-                }
-                Err(e) => {
-                    let _ = s.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
-                    Err(e)
-                }
-            }
-        })
+        self.with_client(|s| within(first.timeout, || s.cancel(), || s.rebuild(requests, &fresh)))
     }
 
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
