@@ -50,9 +50,14 @@ impl Warehouse for Timed {
     fn write(&self, request: &WriteRequest) -> warehouse::Result<WriteOutcome> {
         self.timed(|| self.inner.write(request))
     }
-    fn rebuild(&self, requests: &[WriteRequest]) -> warehouse::Result<WriteOutcome> {
-        self.timed(|| self.inner.rebuild(requests))
+    fn rebuild(
+        &self,
+        rebuild: &warehouse::Rebuild,
+        build: &mut dyn FnMut(&dyn warehouse::FreshTable) -> warehouse::Result<()>,
+    ) -> warehouse::Result<u64> {
+        self.timed(|| self.inner.rebuild(rebuild, build))
     }
+
     fn check(
         &self,
         rows: &PhysicalName,

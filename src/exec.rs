@@ -4,6 +4,7 @@
 //! downstream actions; everything else proceeds. Each batch is one log row,
 //! inserted as `running` before the write and completed after it.
 
+use crate::checks::CheckOutcome;
 use crate::checks::{failure_message, CheckSeverity, PreparedCheck, Rule, ROWS};
 use crate::dag::Dag;
 use crate::metadata::{
@@ -13,7 +14,10 @@ use crate::plan::{Action, ActionKind, Blocked, Plan};
 use crate::project::template::RenderContext;
 use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
 use crate::time::{Interval, IntervalSet, Timestamp};
-use crate::warehouse::{FailureKind, JobUsage, PhysicalName, Warehouse, WriteRequest};
+use crate::warehouse::{
+    self, FailureKind, FreshTable, JobUsage, PhysicalName, Rebuild, Warehouse, WarehouseError,
+    WriteOutcome, WriteRequest,
+};
 use serde::Serialize;
 use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -552,12 +556,14 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
             }
             continue;
         }
-        let units: Vec<Vec<Interval>> =
-            if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
-                vec![action.batches.clone()]
-            } else {
-                action.batches.iter().map(|b| vec![*b]).collect()
-            };
+        // A rebuild of an append or merge table is one unit into a fresh
+        // table, which isolates its failing intervals itself.
+        let into_fresh = action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace;
+        let units: Vec<Vec<Interval>> = if into_fresh {
+            vec![action.batches.clone()]
+        } else {
+            action.batches.iter().map(|b| vec![*b]).collect()
+        };
         for batches in units {
             if stopping(ctx) {
                 return outcomes;
@@ -572,7 +578,7 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
                 fails_alike: Cell::new(false),
             };
             let ok = match batches.as_slice() {
-                [batch] => unit.run_isolating(*batch, &mut outcomes),
+                [batch] if !into_fresh => unit.run_isolating(*batch, &mut outcomes),
                 _ => unit.run(&batches, false, &mut outcomes),
             };
             // A failed interval of an append table leaves the later ones to
@@ -605,7 +611,7 @@ impl Unit<'_, '_> {
         self.ctx
             .progress
             .started(&self.table.name, span(batches), self.batches);
-        let outcome = run_unit(
+        let (outcome, isolated) = run_unit(
             self.ctx,
             self.table,
             self.action,
@@ -614,8 +620,9 @@ impl Unit<'_, '_> {
             splittable,
         );
         self.ctx.progress.finished(&outcome);
-        let ok = outcome.status == RunStatus::Success;
+        let ok = outcome.status == RunStatus::Success && isolated.is_empty();
         out.push(outcome);
+        out.extend(isolated);
         if ok {
             out.extend(run_exports(
                 self.ctx,
@@ -852,7 +859,8 @@ fn span(batches: &[Interval]) -> Interval {
     }
 }
 
-/// One log row: a single batch, or every batch of a rebuild into a fresh table.
+/// One log row: a single batch, or every batch of a rebuild into a fresh table
+/// (with the rows of the intervals a rebuild isolated as failed).
 /// `splittable`: a failure on data will be isolated by splitting the batch,
 /// and the log says so.
 fn run_unit(
@@ -862,7 +870,7 @@ fn run_unit(
     batches: &[Interval],
     state: &Mutex<State>,
     splittable: bool,
-) -> RunOutcome {
+) -> (RunOutcome, Vec<RunOutcome>) {
     let started = Instant::now();
     let whole = span(batches);
     let target = PhysicalName::of(&table.name, ctx.env);
@@ -880,27 +888,10 @@ fn run_unit(
         let read = upstream_runs.iter().filter_map(|u| u.watermark).min();
         (upstream_runs, read, !s.last_run.contains_key(&table.name))
     };
-    let this = target.sql();
-    let rendered: Result<Vec<(String, Vec<PreparedCheck>)>, String> = batches
+    let is_first_build = first_build || action.kind == ActionKind::Rebuild;
+    let rendered: Result<Vec<Rendered>, String> = batches
         .iter()
-        .map(|&batch| {
-            let is_first_build = first_build || action.kind == ActionKind::Rebuild;
-            let render = RenderContext {
-                input: table.input_range(batch),
-                interval: batch,
-                this: &this,
-                env: ctx.env,
-                is_first_build,
-                rows: None,
-            };
-            let sql = ctx
-                .project
-                .renderer
-                .render(&table.sql, &render)
-                .map_err(|e| e.message)?;
-            let sql = in_environment(ctx, table, &sql);
-            Ok((sql, prepare_checks(ctx.project, table, ctx.env, &render)?))
-        })
+        .map(|&batch| render(ctx, table, &target, batch, is_first_build))
         .collect();
     let new_run = NewRun {
         table: table.name.clone(),
@@ -941,9 +932,10 @@ fn run_unit(
         Ok(id) => id,
         Err(e) => {
             outcome.error = Some(e.to_string());
-            return outcome;
+            return (outcome, Vec::new());
         }
     };
+    let mut isolated = Vec::new();
     outcome.run_id = run_id;
     let result = rendered
         .map_err(|e| (e, Vec::new(), FailureKind::Statement))
@@ -951,28 +943,39 @@ fn run_unit(
             let requests: Vec<WriteRequest> = prepared
                 .iter()
                 .zip(batches)
-                .map(|((sql, checks), &batch)| WriteRequest {
-                    run_id,
-                    table: &table.name,
-                    env: ctx.env,
-                    target: &target,
-                    schedule: table.schedule,
-                    strategy: table.strategy,
-                    sql,
-                    interval: batch,
-                    time_column: table.time_column.as_deref(),
-                    unique_key: &table.unique_key,
-                    merge: &table.merge,
-                    columns: &table.columns,
-                    checks,
-                    timeout: table
-                        .timeout
-                        .map(|t| Duration::from_secs(t.seconds().unsigned_abs())),
+                .map(|((sql, checks), &batch)| {
+                    request(ctx, table, run_id, &target, sql, checks, batch)
                 })
                 .collect();
             let written =
                 if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
-                    ctx.warehouse.rebuild(&requests)
+                    let rebuild = Rebuild {
+                        run_id,
+                        table: &table.name,
+                        env: ctx.env,
+                        target: &target,
+                        timeout: timeout_of(table),
+                    };
+                    let mut isolation = FreshIsolation {
+                        ctx,
+                        table,
+                        target: &target,
+                        new_run: &new_run,
+                        whole,
+                        checks: Vec::new(),
+                        usage: JobUsage::default(),
+                        failed: Vec::new(),
+                        landed: false,
+                    };
+                    let rebuilt = ctx
+                        .warehouse
+                        .rebuild(&rebuild, &mut |fresh| isolation.build(fresh, &requests));
+                    isolated = std::mem::take(&mut isolation.failed);
+                    rebuilt.map(|rows| WriteOutcome {
+                        rows,
+                        checks: isolation.checks,
+                        usage: isolation.usage,
+                    })
                 } else {
                     ctx.warehouse.write(&requests[0])
                 };
@@ -1037,7 +1040,7 @@ fn run_unit(
         ));
     }
     outcome.seconds = started.elapsed().as_secs_f64();
-    outcome
+    (outcome, isolated)
 }
 
 /// The SQL with the upstream tables that live in `ctx.env` renamed to their
@@ -1124,6 +1127,200 @@ pub fn prepare_checks(
         }
     }
     Ok(prepared)
+}
+
+/// A batch's SQL and checks, rendered for one environment.
+type Rendered = (String, Vec<PreparedCheck>);
+
+fn render(
+    ctx: &RunContext,
+    table: &Table,
+    target: &PhysicalName,
+    batch: Interval,
+    is_first_build: bool,
+) -> Result<Rendered, String> {
+    let this = target.sql();
+    let render = RenderContext {
+        input: table.input_range(batch),
+        interval: batch,
+        this: &this,
+        env: ctx.env,
+        is_first_build,
+        rows: None,
+    };
+    let sql = ctx
+        .project
+        .renderer
+        .render(&table.sql, &render)
+        .map_err(|e| e.message)?;
+    let sql = in_environment(ctx, table, &sql);
+    Ok((sql, prepare_checks(ctx.project, table, ctx.env, &render)?))
+}
+
+fn timeout_of(table: &Table) -> Option<Duration> {
+    table
+        .timeout
+        .map(|t| Duration::from_secs(t.seconds().unsigned_abs()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn request<'a>(
+    ctx: &'a RunContext,
+    table: &'a Table,
+    run_id: RunId,
+    target: &'a PhysicalName,
+    sql: &'a str,
+    checks: &'a [PreparedCheck],
+    batch: Interval,
+) -> WriteRequest<'a> {
+    WriteRequest {
+        run_id,
+        table: &table.name,
+        env: ctx.env,
+        target,
+        schedule: table.schedule,
+        strategy: table.strategy,
+        sql,
+        interval: batch,
+        time_column: table.time_column.as_deref(),
+        unique_key: &table.unique_key,
+        merge: &table.merge,
+        columns: &table.columns,
+        checks,
+        timeout: timeout_of(table),
+    }
+}
+
+/// Builds a rebuild's fresh table batch by batch, splitting a batch that fails
+/// on its data until the failing intervals are known, as a plain write does.
+/// Each failing interval is logged `failed` at once, before the rebuild is
+/// swapped in, so a rebuild that dies in between never claims it. A merge
+/// table stops at its first failing interval, and the intervals after it are
+/// logged as not applied. A failure of the statement fails the rebuild.
+struct FreshIsolation<'a, 'c> {
+    ctx: &'a RunContext<'c>,
+    table: &'a Table,
+    target: &'a PhysicalName,
+    new_run: &'a NewRun,
+    whole: Interval,
+    checks: Vec<CheckOutcome>,
+    usage: JobUsage,
+    /// The intervals logged failed, as run outcomes.
+    failed: Vec<RunOutcome>,
+    /// Some interval landed in the fresh table.
+    landed: bool,
+}
+
+impl FreshIsolation<'_, '_> {
+    fn build(
+        &mut self,
+        fresh: &dyn FreshTable,
+        requests: &[WriteRequest],
+    ) -> warehouse::Result<()> {
+        for request in requests {
+            if !self.write(fresh, request, None)? && self.table.strategy == Strategy::Merge {
+                break;
+            }
+        }
+        match (self.landed, self.failed.first()) {
+            (false, Some(first)) => Err(WarehouseError::data(format!(
+                "no interval could be rebuilt; the first failed: {}",
+                first.error.as_deref().unwrap_or_default()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether every interval of the request landed.
+    fn write(
+        &mut self,
+        fresh: &dyn FreshTable,
+        request: &WriteRequest,
+        parent: Option<&WarehouseError>,
+    ) -> warehouse::Result<bool> {
+        let error = match fresh.write(request) {
+            Ok(written) => {
+                self.checks.extend(written.checks);
+                self.usage.add(written.usage);
+                self.landed = true;
+                return Ok(true);
+            }
+            Err(e) => e,
+        };
+        let alike =
+            parent.is_some_and(|p| p.kind == FailureKind::Unknown && p.message == error.message);
+        let splittable = self.table.schedule.next(request.interval.start) < request.interval.end;
+        if matches!(error.kind, FailureKind::Statement | FailureKind::Timeout)
+            || (alike && !splittable)
+        {
+            return Err(error);
+        }
+        if !splittable {
+            self.fail(request.interval, &error.message);
+            return Ok(false);
+        }
+        let mut landed = true;
+        for half in halves(self.table, request.interval) {
+            let (sql, checks) = render(self.ctx, self.table, self.target, half, true)
+                .map_err(WarehouseError::statement)?;
+            let half_request = WriteRequest {
+                sql: &sql,
+                checks: &checks,
+                interval: half,
+                ..*request
+            };
+            if !self.write(fresh, &half_request, Some(&error))? {
+                landed = false;
+                if self.table.strategy == Strategy::Merge {
+                    break;
+                }
+            }
+        }
+        Ok(landed)
+    }
+
+    /// Logs a failed interval of the rebuild (and, for merge, the rest as not applied).
+    fn fail(&mut self, interval: Interval, error: &str) {
+        self.log_failed(interval, error.to_string());
+        if self.table.strategy == Strategy::Merge {
+            if let Some(rest) = Interval::new(interval.end, self.whole.end) {
+                self.log_failed(
+                    rest,
+                    format!("not applied: the interval {interval} before it failed"),
+                );
+            }
+        }
+    }
+
+    fn log_failed(&mut self, interval: Interval, error: String) {
+        let row = NewRun {
+            interval: Some(interval),
+            ..self.new_run.clone()
+        };
+        let run_id = self.ctx.metadata.begin_run(&row).unwrap_or_default();
+        if run_id != 0 {
+            let _ = self.ctx.metadata.finish_run(
+                run_id,
+                RunStatus::Failed,
+                None,
+                Some(&error),
+                JobUsage::default(),
+            );
+        }
+        self.failed.push(RunOutcome {
+            run_id,
+            table: self.table.name.to_string(),
+            action: ActionKind::Rebuild.name(),
+            interval_start: interval.start,
+            interval_end: interval.end,
+            status: RunStatus::Failed,
+            rows_written: None,
+            error: Some(error),
+            warnings: Vec::new(),
+            seconds: 0.0,
+            failure: Some(FailureKind::Data),
+        });
+    }
 }
 
 fn record_success(

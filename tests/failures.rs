@@ -203,6 +203,54 @@ fn a_bad_day_in_a_ten_day_batch_lands_the_other_nine_once_and_the_downstream_up_
 }
 
 #[test]
+fn a_rebuild_with_one_bad_day_swaps_in_the_others_and_retries_that_day() {
+    let project = ten_days();
+    project
+        .write("tables/core/totals.yml", &daily_totals("append"))
+        .write("tables/mart/copy.yml", COPY);
+    assert_eq!(project.cli(&["run", "--now", NOW]).code, 0);
+    project
+        .sql("UPDATE raw.events SET payload = 'oops' WHERE ts = TIMESTAMP '2024-01-06 05:10:00'");
+    let changed = daily_totals("append").replace("AS total", "AS total, 'v2' AS version");
+    project.write("tables/core/totals.yml", &changed);
+
+    let run = project.cli(&["run", "--now", NOW, "--format", "json"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        days(&project, "core.totals"),
+        day_list(&[1, 2, 3, 4, 5, 7, 8, 9, 10]),
+        "the rebuilt table holds every clean day"
+    );
+    assert_eq!(
+        project.count("SELECT * FROM core.totals WHERE version = 'v2'"),
+        9
+    );
+    let failed: Vec<Value> = runs_of(&project, "core.totals")
+        .into_iter()
+        .filter(|r| r["status"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["action"], "rebuild");
+    assert_eq!(failed[0]["interval_start"], "2024-01-06T00:00:00Z");
+    assert_eq!(failed[0]["interval_end"], "2024-01-07T00:00:00Z");
+    let plan = project
+        .cli(&["plan", "--now", NOW, "--format", "json"])
+        .json();
+    assert_eq!(plan["actions"][0]["table"], "core.totals");
+    assert_eq!(plan["actions"][0]["action"], "backfill");
+    assert_eq!(plan["blocked"][0]["table"], "mart.copy");
+
+    project.sql("UPDATE raw.events SET payload = '1' WHERE payload = 'oops'");
+    let fixed = project.cli(&["run", "--now", NOW]);
+    assert_eq!(fixed.code, 0, "{}", fixed.stdout);
+    assert_eq!(
+        project.count("SELECT * FROM core.totals WHERE version = 'v2'"),
+        10
+    );
+    assert_eq!(days(&project, "mart.copy").len(), 10);
+}
+
+#[test]
 fn a_check_that_fails_on_one_day_isolates_that_day() {
     let project = ten_days();
     project.write(
@@ -460,21 +508,25 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     /// Whatever days fail, an append create lands every other day exactly
-    /// once, and a merge create exactly the days before the first failure.
+    /// once, and a merge create exactly the days before the first failure;
+    /// a rebuild of the changed definition lands exactly the same days.
     #[test]
     fn exactly_the_clean_intervals_land_once(bad in proptest::collection::btree_set(1u32..=10, 0..4)) {
         let bad: Vec<u32> = bad.into_iter().collect();
-        let append = failing_days_project("append", &bad);
-        append.cli(&["run", "--now", NOW]);
         let clean: Vec<u32> = (1..=10).filter(|d| !bad.contains(d)).collect();
-        prop_assert_eq!(days(&append, "core.totals"), day_list(&clean));
-        let merge = failing_days_project("merge", &bad);
-        merge.cli(&["run", "--now", NOW]);
         let first_bad = bad.first().copied().unwrap_or(11);
         let prefix: Vec<u32> = (1..first_bad).collect();
-        prop_assert_eq!(days(&merge, "core.totals"), day_list(&prefix));
-        if !prefix.is_empty() {
-            prop_assert_eq!(merge.count("SELECT * FROM core.totals WHERE total <> 24"), 0);
+        for (strategy, expected) in [("append", &clean), ("merge", &prefix)] {
+            let project = failing_days_project(strategy, &bad);
+            project.cli(&["run", "--now", NOW]);
+            prop_assert_eq!(&days(&project, "core.totals"), &day_list(expected), "create, {}", strategy);
+            let changed = daily_totals(strategy).replace("AS total", "AS total, 2 AS version");
+            project.write("tables/core/totals.yml", &changed);
+            project.cli(&["run", "--now", NOW]);
+            if !expected.is_empty() {
+                prop_assert_eq!(&days(&project, "core.totals"), &day_list(expected), "rebuild, {}", strategy);
+                prop_assert_eq!(project.count("SELECT * FROM core.totals WHERE total <> 24 OR version <> 2"), 0);
+            }
         }
     }
 }

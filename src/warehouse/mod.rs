@@ -98,6 +98,24 @@ pub struct WriteRequest<'a> {
     pub timeout: Option<std::time::Duration>,
 }
 
+/// Which table a rebuild replaces, for which run, within how long.
+#[derive(Clone, Copy)]
+pub struct Rebuild<'a> {
+    pub run_id: RunId,
+    pub table: &'a TableName,
+    pub env: &'a str,
+    pub target: &'a PhysicalName,
+    /// Cancel the whole rebuild in the warehouse when it runs longer.
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// The fresh table of a rebuild under way.
+pub trait FreshTable {
+    /// Writes one batch into the fresh table (whatever the request's
+    /// `target`); nothing is published until the rebuild swaps it in.
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome>;
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct QueryResult {
     pub columns: Vec<String>,
@@ -266,10 +284,16 @@ pub trait Warehouse: Send + Sync {
     fn create_schemas(&self, schemas: &[String]) -> Result<()>;
     /// Runs one strategy write atomically, its checks before publishing.
     fn write(&self, request: &WriteRequest) -> Result<WriteOutcome>;
-    /// Builds the table from scratch with these writes (in order) into a fresh
-    /// table, then swaps it in atomically; readers see the old table until then,
-    /// and a failure leaves it untouched. Returns the rows of the new table.
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome>;
+    /// Builds a table from scratch out of readers' sight: `build` writes the
+    /// batches into a fresh table, then the fresh table replaces the target in
+    /// one atomic step with the rebuild's commit record. Readers see the old
+    /// table until then, and a failure (of `build` or of the swap) leaves it
+    /// untouched. Returns the rows of the new table.
+    fn rebuild(
+        &self,
+        rebuild: &Rebuild,
+        build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+    ) -> Result<u64>;
     /// Runs checks against existing rows (`derived check`).
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>>;
     /// Which of these runs committed their write (for runs whose process died).

@@ -15,6 +15,20 @@ use jobs::{JobFor, Jobs};
 use sql::{Layout, MergeSpec};
 use std::time::Instant;
 
+/// A rebuild's fresh table.
+struct Fresh<'w> {
+    warehouse: &'w BigQueryWarehouse,
+    table: &'w PhysicalName,
+    deadline: Option<Instant>,
+}
+
+impl FreshTable for Fresh<'_> {
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
+        self.warehouse
+            .write_into(request, self.table, false, self.deadline)
+    }
+}
+
 /// How the table is partitioned and clustered.
 fn layout<'a>(request: &WriteRequest<'a>) -> Layout<'a> {
     Layout {
@@ -282,45 +296,38 @@ impl Warehouse for BigQueryWarehouse {
         self.write_into(request, request.target, true, deadline(request))
     }
 
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
-        let Some(first) = requests.first() else {
-            return Ok(WriteOutcome::default());
-        };
-        let target = first.target;
+    fn rebuild(
+        &self,
+        rebuild: &Rebuild,
+        build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+    ) -> Result<u64> {
+        let target = rebuild.target;
         let fresh = sql::companion(target, "rebuild");
-        let deadline = deadline(first);
+        let deadline = rebuild.timeout.map(|t| Instant::now() + t);
         self.jobs.delete_table(&fresh.schema, &fresh.table)?;
-        let mut outcome = WriteOutcome::default();
-        let built = requests.iter().try_for_each(|request| {
-            let written = self.write_into(request, &fresh, false, deadline)?;
-            outcome.checks.extend(written.checks);
-            outcome.usage.add(written.usage);
-            Ok(())
+        let built = build(&Fresh {
+            warehouse: self,
+            table: &fresh,
+            deadline,
         });
         let swapped = built.and_then(|()| {
             let rows = self.info(&fresh)?.rows;
-            let table_name = first.table.to_string();
+            let table_name = rebuild.table.to_string();
             let job = JobFor {
                 table: Some(&table_name),
-                run_id: Some(first.run_id),
-                env: Some(first.env),
+                run_id: Some(rebuild.run_id),
+                env: Some(rebuild.env),
                 user_sql: None,
                 deadline,
             };
-            let swap = sql::swap(target, &fresh, Some((first.run_id, rows)));
-            outcome.usage.add(self.jobs.run(&swap, job, false)?.usage);
+            let swap = sql::swap(target, &fresh, Some((rebuild.run_id, rows)));
+            self.jobs.run(&swap, job, false)?;
             Ok(rows)
         });
-        match swapped {
-            Ok(rows) => {
-                outcome.rows = rows;
-                Ok(outcome)
-            }
-            Err(e) => {
-                let _ = self.jobs.delete_table(&fresh.schema, &fresh.table);
-                Err(e)
-            }
+        if swapped.is_err() {
+            let _ = self.jobs.delete_table(&fresh.schema, &fresh.table);
         }
+        swapped
     }
 
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {

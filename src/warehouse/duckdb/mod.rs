@@ -145,27 +145,34 @@ pub fn open_error(path: &Path, e: &::duckdb::Error) -> String {
     }
 }
 
-/// Writes every batch into `fresh`, then swaps it in for the target in one
+/// A rebuild's fresh table on this connection.
+struct Fresh<'c> {
+    conn: &'c Connection,
+    table: &'c PhysicalName,
+}
+
+impl FreshTable for Fresh<'_> {
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
+        let into_fresh = WriteRequest {
+            target: self.table,
+            ..*request
+        };
+        write_into(self.conn, &into_fresh, |_, _| Ok(()))
+    }
+}
+
+/// Lets `build` fill `fresh`, then swaps it in for the target in one
 /// transaction with the commit record; a failure drops `fresh`.
 fn rebuild_into(
     conn: &Connection,
-    requests: &[WriteRequest],
+    rebuild: &Rebuild,
     fresh: &PhysicalName,
-) -> Result<WriteOutcome> {
-    let first = &requests[0];
-    let target = first.target;
+    build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+) -> Result<u64> {
+    let target = rebuild.target;
     conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
         .map_err(err)?;
-    let mut checks = Vec::new();
-    let built = requests.iter().try_for_each(|r| {
-        let into_fresh = WriteRequest {
-            target: fresh,
-            ..*r
-        };
-        let outcome = write_into(conn, &into_fresh, |_, _| Ok(()))?;
-        checks.extend(outcome.checks);
-        Ok(())
-    });
+    let built = build(&Fresh { conn, table: fresh });
     let swapped = built.and_then(|()| {
         in_transaction(conn, |conn| {
             let rows: i64 = conn
@@ -180,18 +187,14 @@ fn rebuild_into(
                 quote(&target.table)
             ))
             .map_err(err)?;
-            record_commit(conn, first, rows as u64)?;
+            record_commit(conn, rebuild.run_id, target, rows as u64)?;
             Ok(rows as u64)
         })
     });
     if swapped.is_err() {
         let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
     }
-    Ok(WriteOutcome {
-        rows: swapped?,
-        checks,
-        usage: JobUsage::default(),
-    })
+    swapped
 }
 
 fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
@@ -249,10 +252,10 @@ fn column_types(conn: &Connection, table: &str) -> Result<Vec<(String, String)>>
     rows.collect::<::duckdb::Result<Vec<_>>>().map_err(err)
 }
 
-fn record_commit(conn: &Connection, request: &WriteRequest, rows: u64) -> Result<()> {
+fn record_commit(conn: &Connection, run_id: RunId, target: &PhysicalName, rows: u64) -> Result<()> {
     conn.execute(
         "INSERT INTO _derived.commits VALUES (?, ?, ?, now())",
-        ::duckdb::params![request.run_id, request.target.to_string(), rows as i64],
+        ::duckdb::params![run_id, target.to_string(), rows as i64],
     )
     .map_err(err)?;
     Ok(())
@@ -648,26 +651,30 @@ impl Warehouse for DuckDbWarehouse {
             within(
                 request.timeout,
                 move || handle.interrupt(),
-                || write_into(conn, request, |c, rows| record_commit(c, request, rows)),
+                || {
+                    write_into(conn, request, |c, rows| {
+                        record_commit(c, request.run_id, request.target, rows)
+                    })
+                },
             )
         })
     }
 
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
-        let Some(first) = requests.first() else {
-            return Ok(WriteOutcome::default());
-        };
-        let target = first.target;
+    fn rebuild(
+        &self,
+        rebuild: &Rebuild,
+        build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+    ) -> Result<u64> {
         let fresh = PhysicalName {
-            schema: target.schema.clone(),
-            table: format!("{}__derived_rebuild", target.table),
+            schema: rebuild.target.schema.clone(),
+            table: format!("{}__derived_rebuild", rebuild.target.table),
         };
         self.with_conn(|conn| {
             let handle = conn.interrupt_handle();
             within(
-                first.timeout,
+                rebuild.timeout,
                 move || handle.interrupt(),
-                || rebuild_into(conn, requests, &fresh),
+                || rebuild_into(conn, rebuild, &fresh, build),
             )
         })
     }

@@ -119,18 +119,19 @@ struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Writes every batch into `fresh`, then swaps it in with the commit
-    /// record in one transaction; a failure drops `fresh`.
-    fn rebuild(&self, requests: &[WriteRequest], fresh: &PhysicalName) -> Result<WriteOutcome> {
-        let first = &requests[0];
-        let target = first.target;
+    /// Lets `build` fill `fresh`, then swaps it in with the commit record in
+    /// one transaction; a failure drops `fresh`.
+    fn rebuild(
+        &self,
+        rebuild: &Rebuild,
+        fresh: &PhysicalName,
+        build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+    ) -> Result<u64> {
+        let target = rebuild.target;
         self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))?;
-        let mut outcome = WriteOutcome::default();
-        let built = requests.iter().try_for_each(|request| {
-            outcome
-                .checks
-                .extend(self.write(request, fresh, false)?.checks);
-            Ok(())
+        let built = build(&Fresh {
+            session: self,
+            table: fresh,
         });
         let swapped = built.and_then(|()| {
             self.in_transaction(|| {
@@ -138,21 +139,27 @@ impl Session<'_> {
                 self.batch(&format!(
                     "{};\n{}",
                     sql::swap(target, fresh),
-                    sql::commit(first.run_id, target, rows)
+                    sql::commit(rebuild.run_id, target, rows)
                 ))?;
                 Ok(rows)
             })
         });
-        match swapped {
-            Ok(rows) => {
-                outcome.rows = rows;
-                Ok(outcome)
-            }
-            Err(e) => {
-                let _ = self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
-                Err(e)
-            }
+        if swapped.is_err() {
+            let _ = self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
         }
+        swapped
+    }
+}
+
+/// A rebuild's fresh table on one session.
+struct Fresh<'s, 'a> {
+    session: &'s Session<'a>,
+    table: &'s PhysicalName,
+}
+
+impl FreshTable for Fresh<'_, '_> {
+    fn write(&self, request: &WriteRequest) -> Result<WriteOutcome> {
+        self.session.write(request, self.table, false)
     }
 }
 
@@ -408,13 +415,19 @@ impl Warehouse for PostgresWarehouse {
         })
     }
 
-    fn rebuild(&self, requests: &[WriteRequest]) -> Result<WriteOutcome> {
-        let Some(first) = requests.first() else {
-            return Ok(WriteOutcome::default());
-        };
-        let target = first.target;
-        let fresh = sql::companion(target, "rebuild");
-        self.with_client(|s| within(first.timeout, || s.cancel(), || s.rebuild(requests, &fresh)))
+    fn rebuild(
+        &self,
+        rebuild: &Rebuild,
+        build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
+    ) -> Result<u64> {
+        let fresh = sql::companion(rebuild.target, "rebuild");
+        self.with_client(|s| {
+            within(
+                rebuild.timeout,
+                || s.cancel(),
+                || s.rebuild(rebuild, &fresh, build),
+            )
+        })
     }
 
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
