@@ -975,6 +975,7 @@ fn run_unit(
                         rows,
                         checks: isolation.checks,
                         usage: isolation.usage,
+                        added_columns: Vec::new(),
                     })
                 } else {
                     ctx.warehouse.write(&requests[0])
@@ -1000,6 +1001,13 @@ fn run_unit(
             .filter(|c| !c.passed() && c.severity == CheckSeverity::Warn)
             .map(failure_message),
     );
+    if let Some(written) = result.as_ref().ok().filter(|w| !w.added_columns.is_empty()) {
+        outcome.warnings.push(format!(
+            "added column(s) {} to {}: the query now produces them (rows written before hold NULL)",
+            written.added_columns.join(", "),
+            table.name
+        ));
+    }
     match result {
         Ok(written) => {
             let rows = written.rows;

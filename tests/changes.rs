@@ -347,3 +347,47 @@ fn rebuild_command_rebuilds_on_request() {
     assert_eq!(out["runs"][0]["action"], "rebuild");
     assert_eq!(snapshot(&p), before);
 }
+
+#[test]
+fn a_new_upstream_column_read_through_star_evolves_the_reader_instead_of_wedging_it() {
+    let p = events_project();
+    p.write(
+        "tables/core/star_reader.yml",
+        "name: core.star_reader
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: SELECT * FROM daily.counts WHERE day >= {{ start }} AND day < {{ end }}
+",
+    );
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-15 00:00:00", 2);
+    build(&p);
+    let widened = DAILY_COUNTS.replace(
+        "count(*) AS hours",
+        "count(*) AS hours, count(DISTINCT events) AS kinds",
+    );
+    p.write("tables/daily/counts.yml", &widened);
+    let run = p.cli(&["run", "--now", NOW, "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let report = run.json();
+    let reader = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["table"] == "core.star_reader")
+        .unwrap();
+    assert!(
+        reader["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("added column(s) kinds"),
+        "{reader:#}"
+    );
+    assert_eq!(
+        p.count("SELECT * FROM core.star_reader WHERE kinds IS NULL"),
+        0,
+        "the repair rewrote every day with the new column"
+    );
+    assert!(plan(&p).is_empty(), "nothing left to retry");
+}

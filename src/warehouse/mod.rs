@@ -245,6 +245,22 @@ pub struct WriteOutcome {
     pub rows: u64,
     pub checks: Vec<CheckOutcome>,
     pub usage: JobUsage,
+    /// Columns the write added to the table because its rows have them and
+    /// the table did not (the rows written before hold NULL there).
+    pub added_columns: Vec<String>,
+}
+
+/// The produced columns an existing table lacks (by name, in any case): what a
+/// write adds as nullable columns before it publishes, so that a new column
+/// upstream (read through `*`) never wedges an append or merge table.
+pub fn columns_to_add<'c>(
+    produced: &'c [(String, String)],
+    existing: &[(String, String)],
+) -> Vec<&'c (String, String)> {
+    produced
+        .iter()
+        .filter(|(name, _)| !existing.iter().any(|(e, _)| e.eq_ignore_ascii_case(name)))
+        .collect()
 }
 
 /// What a write cost, where the warehouse reports it (BigQuery).

@@ -110,11 +110,12 @@ impl BigQueryWarehouse {
         if published.is_err() {
             let _ = self.jobs.delete_table(&stage.schema, &stage.table);
         }
-        let (rows, checks) = published?;
+        let (rows, checks, added_columns) = published?;
         Ok(WriteOutcome {
             rows,
             checks,
             usage,
+            added_columns,
         })
     }
 
@@ -126,7 +127,7 @@ impl BigQueryWarehouse {
         commit: bool,
         job: JobFor,
         usage: &mut JobUsage,
-    ) -> Result<(u64, Vec<CheckOutcome>)> {
+    ) -> Result<(u64, Vec<CheckOutcome>, Vec<String>)> {
         let layout = layout(request);
         let job = JobFor {
             user_sql: None,
@@ -160,6 +161,7 @@ impl BigQueryWarehouse {
         }
         let checks = self.run_checks(&sql::table(stage), request.checks, job, usage)?;
         let commit_as = commit.then_some((request.run_id, staged.rows));
+        let mut added = Vec::new();
         let publish = match request.strategy {
             Strategy::Replace => sql::swap(target, stage, commit_as),
             strategy => {
@@ -167,6 +169,15 @@ impl BigQueryWarehouse {
                     self.jobs
                         .run(&sql::create_target(target, stage, layout), job, false)?;
                 usage.add(created.usage);
+                // DDL cannot run inside BigQuery's transaction: new columns
+                // are added (nullable) before it.
+                let existing = self.info(target)?.columns;
+                let missing = columns_to_add(&staged.columns, &existing);
+                if !missing.is_empty() {
+                    let alter = sql::add_columns(target, &missing);
+                    usage.add(self.jobs.run(&alter, job, false)?.usage);
+                    added = missing.iter().map(|(c, _)| c.clone()).collect();
+                }
                 let apply = match (strategy, request.time_column) {
                     (Strategy::Append, Some(time_column)) => sql::append(
                         target,
@@ -192,7 +203,7 @@ impl BigQueryWarehouse {
             }
         };
         usage.add(self.jobs.run(&publish, job, false)?.usage);
-        Ok((staged.rows, checks))
+        Ok((staged.rows, checks, added))
     }
 
     fn run_checks(

@@ -118,6 +118,15 @@ pub fn create_target(target: &PhysicalName, stage: &PhysicalName, layout: Layout
     )
 }
 
+/// Adds nullable columns to an existing table.
+pub fn add_columns(target: &PhysicalName, columns: &[&(String, String)]) -> String {
+    let added: Vec<String> = columns
+        .iter()
+        .map(|(name, data_type)| format!("ADD COLUMN {} {data_type}", quote(name)))
+        .collect();
+    format!("ALTER TABLE {} {}", table(target), added.join(", "))
+}
+
 /// `column` (an expression) falls in the interval.
 pub fn inside(column: &str, interval: Interval) -> String {
     format!(
@@ -464,6 +473,20 @@ mod tests {
         INSERT INTO _derived.commits (run_id, target, rows_written, committed_at) VALUES (3, 'core.user_voice_firsts', 40, CURRENT_TIMESTAMP());
         COMMIT TRANSACTION
         ");
+    }
+
+    #[test]
+    fn new_columns_are_added_nullable_in_one_statement() {
+        let target = name("core", "star_reader");
+        let columns = [
+            ("kinds".to_string(), "INT64".to_string()),
+            ("first seen".to_string(), "TIMESTAMP".to_string()),
+        ];
+        let added: Vec<&(String, String)> = columns.iter().collect();
+        assert_eq!(
+            parses(&add_columns(&target, &added)),
+            "ALTER TABLE core.star_reader ADD COLUMN kinds INT64, ADD COLUMN `first seen` TIMESTAMP"
+        );
     }
 
     #[test]

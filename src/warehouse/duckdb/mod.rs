@@ -265,6 +265,8 @@ fn record_commit(conn: &Connection, run_id: RunId, target: &PhysicalName, rows: 
 struct Staged {
     name: String,
     columns: Vec<(String, String)>,
+    /// Columns added to the target for these rows.
+    added: Vec<String>,
 }
 
 /// Writes `request`: replace in one transaction; append and merge stage their
@@ -283,7 +285,7 @@ fn write_into(
             Ok(WriteOutcome {
                 rows,
                 checks,
-                usage: JobUsage::default(),
+                ..WriteOutcome::default()
             })
         });
     }
@@ -306,7 +308,8 @@ fn write_into(
                 Ok(WriteOutcome {
                     rows,
                     checks,
-                    usage: JobUsage::default(),
+                    added_columns: staged.added.clone(),
+                    ..WriteOutcome::default()
                 })
             })
         });
@@ -367,7 +370,22 @@ fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
         request.target.sql()
     ))
     .map_err(err)?;
-    Ok(Staged { name, columns })
+    let existing = column_types(conn, &request.target.sql())?;
+    let mut added = Vec::new();
+    for (column, data_type) in columns_to_add(&columns, &existing) {
+        conn.execute_batch(&format!(
+            "ALTER TABLE {} ADD COLUMN {} {data_type}",
+            request.target.sql(),
+            quote(column)
+        ))
+        .map_err(err)?;
+        added.push(column.clone());
+    }
+    Ok(Staged {
+        name,
+        columns,
+        added,
+    })
 }
 
 fn interval_filter(column: &str, interval: Interval) -> String {

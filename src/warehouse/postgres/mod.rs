@@ -308,17 +308,28 @@ impl Session<'_> {
             }
             let checks = self.run_checks(&stage.sql(), request.checks)?;
             let rows = self.count(&format!("SELECT count(*) FROM {}", stage.sql()))? as u64;
+            let mut added = Vec::new();
+            if request.strategy != Strategy::Replace {
+                self.batch(&sql::create_target(target, &stage))?;
+                let existing = self.columns(&target.sql())?;
+                for (column, data_type) in columns_to_add(&columns, &existing) {
+                    self.batch(&format!(
+                        "ALTER TABLE {} ADD COLUMN {} {data_type}",
+                        target.sql(),
+                        quote(column)
+                    ))?;
+                    added.push(column.clone());
+                }
+            }
             let publish = match (request.strategy, request.time_column) {
                 (Strategy::Replace, _) => sql::swap(target, &stage),
                 (Strategy::Append, Some(time_column)) => format!(
-                    "{};\n{};\nDROP TABLE {}",
-                    sql::create_target(target, &stage),
+                    "{};\nDROP TABLE {}",
                     sql::append(target, &stage, &names, time_column, request.interval),
                     stage.sql()
                 ),
                 _ => format!(
-                    "{};\n{};\nDROP TABLE {}",
-                    sql::create_target(target, &stage),
+                    "{};\nDROP TABLE {}",
                     sql::merge(
                         target,
                         &stage,
@@ -339,7 +350,8 @@ impl Session<'_> {
             Ok(WriteOutcome {
                 rows,
                 checks,
-                usage: JobUsage::default(),
+                added_columns: added,
+                ..WriteOutcome::default()
             })
         })
     }
