@@ -7,24 +7,26 @@
 //!    default batching.
 
 use derived::checks::{CheckOutcome, PreparedCheck};
-use derived::dag::Dag;
-use derived::exec::{self, NoProgress, RunContext};
+use derived::app::{self, Scope, Settings, Stores};
+use derived::env::Env;
+use derived::exec::{NoProgress, Progress};
 use derived::metadata::duckdb::DuckDbMetadata;
-use derived::metadata::{MetadataStore, RunId};
-use derived::plan::{plan, PlanInput};
-use derived::project::{self, Source};
+use derived::metadata::RunId;
+use derived::plan::Plan;
+use derived::project::Source;
 use derived::time::{parse_timestamp, Timestamp};
 use derived::warehouse::duckdb::DuckDbWarehouse;
 use derived::warehouse::{self, PhysicalName, QueryResult, Warehouse, WriteOutcome, WriteRequest};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Measures the time spent inside the warehouse's writes.
 struct Timed {
     inner: DuckDbWarehouse,
-    nanos: AtomicU64,
+    nanos: Arc<AtomicU64>,
 }
 
 impl Timed {
@@ -71,7 +73,7 @@ impl Warehouse for Timed {
     fn query(&self, sql: &str) -> warehouse::Result<QueryResult> {
         self.inner.query(sql)
     }
-    fn drop_env(&self, env: &str) -> warehouse::Result<usize> {
+    fn drop_env(&self, env: &derived::env::Env) -> warehouse::Result<usize> {
         self.inner.drop_env(env)
     }
     fn table_exists(&self, name: &PhysicalName) -> warehouse::Result<bool> {
@@ -113,9 +115,10 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
         ),
     )
     .unwrap();
+    let nanos = Arc::new(AtomicU64::new(0));
     let warehouse = Timed {
         inner: DuckDbWarehouse::open(&root.join("w.duckdb")).unwrap(),
-        nanos: AtomicU64::new(0),
+        nanos: nanos.clone(),
     };
     warehouse
         .inner
@@ -124,40 +127,24 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
             &start[..10]
         ))
         .unwrap();
-    let metadata = DuckDbMetadata::open(&root.join("m.duckdb")).unwrap();
-    let project = project::load(root);
-    let (dag, _) = Dag::build(&project);
-    let now = parse_timestamp(now).unwrap();
-    let started = Instant::now();
-    let sources = exec::source_watermarks(&project, &warehouse, &metadata, now).unwrap();
-    let snapshot = metadata
-        .snapshot("prod", derived::time::Duration::from_seconds(3_600))
-        .unwrap();
-    let planned = plan(&PlanInput {
-        project: &project,
-        dag: &dag,
-        log: &snapshot,
-        source_watermarks: &sources,
-        now,
-        selection: None,
-        retry_failed: true,
-        request: None,
-    });
-    let ctx = RunContext {
-        project: &project,
-        dag: &dag,
-        warehouse: &warehouse,
-        metadata: &metadata,
-        env: "prod",
-        as_of: now,
-        triggered_by: "bench",
-        git_commit: None,
-        threads: 1,
-        progress: &NoProgress,
-        env_tables: None,
-        stop: None,
+    let stores = Stores {
+        warehouse: Box::new(warehouse),
+        metadata: Box::new(DuckDbMetadata::open(&root.join("m.duckdb")).unwrap()),
     };
-    let report = exec::execute(&ctx, &planned, &snapshot);
+    let now = parse_timestamp(now).unwrap();
+    let settings = Settings::new(root.to_path_buf(), Env::Prod, None, Some(now));
+    let started = Instant::now();
+    let loaded = app::load_valid(&settings).unwrap();
+    let progress = |_: &Plan| -> Box<dyn Progress> { Box::new(NoProgress) };
+    let report = app::run::run(
+        &settings,
+        &loaded,
+        &stores,
+        Scope::default(),
+        Some(1),
+        &progress,
+    )
+    .unwrap();
     let wall = started.elapsed().as_secs_f64();
     assert_eq!(
         report.failed,
@@ -167,7 +154,7 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
     );
     (
         wall,
-        warehouse.nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        nanos.load(Ordering::Relaxed) as f64 / 1e9,
         report.runs.len(),
     )
 }

@@ -2,6 +2,7 @@
 //! how its shadow build differs from production, and the pull-request report.
 
 use crate::dag::Dag;
+use crate::env::Env;
 use crate::project::{Project, Table, TableName};
 use crate::time::{format_ts, Interval};
 use crate::warehouse::{quote, PhysicalName, Warehouse};
@@ -88,11 +89,11 @@ fn scalar(warehouse: &dyn Warehouse, sql: &str) -> Result<i64, String> {
 pub fn diff(
     warehouse: &dyn Warehouse,
     table: &Table,
-    shadow_env: &str,
+    shadow_env: &Env,
     range: Option<Interval>,
 ) -> Result<TableDiff, String> {
     let shadow = PhysicalName::of(&table.name, shadow_env);
-    let prod = PhysicalName::of(&table.name, "prod");
+    let prod = PhysicalName::prod(&table.name);
     let prod_exists = warehouse.table_exists(&prod).map_err(|e| e.to_string())?;
     let filter = match (range, &table.time_column) {
         (Some(r), Some(c)) if table.strategy != crate::project::Strategy::Replace => format!(
@@ -238,7 +239,7 @@ pub struct Built {
 pub struct Report<'a> {
     pub base: &'a str,
     pub head: &'a str,
-    pub shadow_env: &'a str,
+    pub shadow_env: &'a Env,
     pub validation: Option<String>,
     pub changes: &'a Changes,
     pub built: Vec<Built>,

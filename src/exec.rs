@@ -7,6 +7,7 @@
 use crate::checks::CheckOutcome;
 use crate::checks::{failure_message, CheckSeverity, PreparedCheck, Rule, ROWS};
 use crate::dag::Dag;
+use crate::env::Env;
 use crate::metadata::{
     Leases, MetadataStore, NewRun, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
 };
@@ -31,7 +32,7 @@ pub struct RunContext<'a> {
     pub dag: &'a Dag,
     pub warehouse: &'a dyn Warehouse,
     pub metadata: &'a dyn MetadataStore,
-    pub env: &'a str,
+    pub env: &'a Env,
     pub as_of: Timestamp,
     pub triggered_by: &'a str,
     pub git_commit: Option<&'a str>,
@@ -167,12 +168,12 @@ fn claim<'a>(ctx: &RunContext<'a>, table: &TableName, seen: Option<RunId>) -> Cl
     let Some(leases) = ctx.metadata.leases() else {
         return Claim::Sole;
     };
-    match leases.acquire(ctx.env, table) {
+    match leases.acquire(ctx.env.name(), table) {
         Ok(true) => {}
         Ok(false) => return Claim::Deferred("another worker holds its lease".into()),
         Err(e) => return Claim::Deferred(e.to_string()),
     }
-    let reason = match leases.changed_since(ctx.env, table, seen) {
+    let reason = match leases.changed_since(ctx.env.name(), table, seen) {
         Ok(rows) if rows.is_empty() => return Claim::Leased(leases),
         Ok(rows) => {
             let dead: Vec<RunRecord> = rows
@@ -187,7 +188,7 @@ fn claim<'a>(ctx: &RunContext<'a>, table: &TableName, seen: Option<RunId>) -> Cl
         }
         Err(e) => e.to_string(),
     };
-    release(leases, ctx.env, table);
+    release(leases, ctx.env.name(), table);
     Claim::Deferred(reason)
 }
 
@@ -476,7 +477,7 @@ fn worker(
         let outcomes = run_job(ctx, &actions[i], state);
         if let Claim::Leased(leases) = claim {
             let releasing = Instant::now();
-            release(leases, ctx.env, table);
+            release(leases, ctx.env.name(), table);
             lease_seconds += releasing.elapsed().as_secs_f64();
         }
         let ok = outcomes
@@ -728,7 +729,7 @@ const EXPORT: &str = "export";
 /// Copies the rows a successful run wrote to each online store of the table,
 /// one log row per store. Shadow and other non-production environments never export.
 fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) -> Vec<RunOutcome> {
-    if ctx.env != "prod" {
+    if !ctx.env.is_prod() {
         return Vec::new();
     }
     let mut outcomes = Vec::new();
@@ -952,7 +953,7 @@ fn run_unit(
                     let rebuild = Rebuild {
                         run_id,
                         table: &table.name,
-                        env: ctx.env,
+                        env: ctx.env.name(),
                         target: &target,
                         timeout: timeout_of(table),
                     };
@@ -989,7 +990,7 @@ fn run_unit(
     let usage = result.as_ref().map_or(JobUsage::default(), |w| w.usage);
     if let Err(e) = ctx
         .metadata
-        .record_checks(run_id, &table.name, ctx.env, &checks)
+        .record_checks(run_id, &table.name, ctx.env.name(), &checks)
     {
         outcome
             .warnings
@@ -1054,7 +1055,7 @@ fn run_unit(
 /// The SQL with the upstream tables that live in `ctx.env` renamed to their
 /// physical names there (production SQL is left as written).
 fn in_environment(ctx: &RunContext, table: &Table, sql: &str) -> String {
-    if ctx.env == "prod" {
+    if ctx.env.is_prod() {
         return sql.to_string();
     }
     let renames: Vec<(String, String)> = table
@@ -1102,11 +1103,11 @@ pub fn rename_tables(sql: &str, renames: &[(String, String)]) -> String {
 pub fn prepare_checks(
     project: &Project,
     table: &Table,
-    env: &str,
+    env: &Env,
     render: &RenderContext,
 ) -> Result<Vec<PreparedCheck>, String> {
     let target = |name: &TableName| match project.get(name) {
-        Some(Node::Source(_)) => PhysicalName::of(name, "prod").sql(),
+        Some(Node::Source(_)) => PhysicalName::prod(name).sql(),
         _ => PhysicalName::of(name, env).sql(),
     };
     let mut prepared = Vec::new();
@@ -1152,7 +1153,7 @@ fn render(
         input: table.input_range(batch),
         interval: batch,
         this: &this,
-        env: ctx.env,
+        env: ctx.env.name(),
         is_first_build,
         rows: None,
     };
@@ -1184,7 +1185,7 @@ fn request<'a>(
     WriteRequest {
         run_id,
         table: &table.name,
-        env: ctx.env,
+        env: ctx.env.name(),
         target,
         schedule: table.schedule,
         strategy: table.strategy,
@@ -1398,12 +1399,12 @@ pub fn dry_run(
             .schedule
             .last_interval(table.start, now)
             .unwrap_or_else(|| table.schedule.interval_at(table.start));
-        let this = PhysicalName::of(&table.name, "prod").sql();
+        let this = PhysicalName::prod(&table.name).sql();
         let render = RenderContext {
             input: table.input_range(interval),
             interval,
             this: &this,
-            env: "prod",
+            env: Env::Prod.name(),
             is_first_build: false,
             rows: None,
         };

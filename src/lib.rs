@@ -5,12 +5,15 @@
 //! appends to the `metadata` log; `cli` prints the results. `ingest` lands
 //! event streams into sources and advances their watermarks.
 
+#[cfg(feature = "duckdb")]
+pub mod app;
 pub mod checks;
 pub mod ci;
 #[cfg(feature = "duckdb")]
 pub mod cli;
 pub mod dag;
 pub mod docs;
+pub mod env;
 pub mod exec;
 pub mod export;
 pub mod git;

@@ -44,7 +44,7 @@ fn contents(db: &Database, p: &TestProject) -> Vec<(String, Vec<Vec<String>>)> {
             let name = t.name.to_string();
             let rows = db.rows(&format!(
                 "SELECT to_jsonb(t)::text FROM {} t ORDER BY 1",
-                derived::warehouse::PhysicalName::of(&t.name, "prod").sql()
+                derived::warehouse::PhysicalName::prod(&t.name).sql()
             ));
             (name, rows)
         })

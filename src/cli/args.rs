@@ -1,5 +1,6 @@
 //! Command-line flags (SPEC §8). Parsed once into these types; nothing inward sees clap.
 
+use crate::env::Env;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -25,8 +26,8 @@ pub struct Global {
     #[arg(long, global = true, env = "DERIVED_NOW")]
     pub now: Option<String>,
     /// Environment: `prod`, or any other name for a prefixed copy.
-    #[arg(long, global = true, default_value = "prod")]
-    pub env: String,
+    #[arg(long, global = true, default_value_t = Env::Prod, value_parser = Env::parse)]
+    pub env: Env,
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Read the definitions from this git revision instead of the working tree.

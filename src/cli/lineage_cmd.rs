@@ -1,6 +1,7 @@
 //! `derived lineage` (tables, columns, runs) and `derived docs`.
 
-use super::{load_valid, open_stores, output, situation, Format, Global, Outcome, Scope};
+use super::{Format, Outcome};
+use crate::app::{self, Settings};
 use crate::docs::{self, Catalog, Freshness};
 use crate::lineage::{self, columns::SourceColumn};
 use crate::metadata::{MetadataStore, RunId};
@@ -12,19 +13,20 @@ use std::fmt::Write;
 use std::path::Path;
 
 pub fn lineage_command(
-    g: &Global,
+    s: &Settings,
+    format: Format,
     node: Option<&str>,
     upstream: bool,
     downstream: bool,
     depth: usize,
     run: Option<RunId>,
 ) -> Result<Outcome> {
-    let loaded = load_valid(g)?;
+    let loaded = app::load_valid(s)?;
     if let Some(run_id) = run {
-        let stores = open_stores(&loaded.project)?;
+        let stores = app::open_stores(&loaded.project)?;
         let tree = run_tree(stores.metadata.as_ref(), run_id, depth)?
-            .ok_or_else(|| anyhow!("no run {run_id} in the log of env {}", g.env))?;
-        let stdout = match g.format {
+            .ok_or_else(|| anyhow!("no run {run_id} in the log of env {}", s.env))?;
+        let stdout = match format {
             Format::Json => serde_json::to_string_pretty(&tree)? + "\n",
             _ => {
                 let mut out = String::new();
@@ -83,7 +85,7 @@ pub fn lineage_command(
     };
     let up_names = if both || up { up_names } else { Vec::new() };
     let down_names = if both || down { down_names } else { Vec::new() };
-    let stdout = match g.format {
+    let stdout = match format {
         Format::Json => {
             serde_json::to_string_pretty(
                 &serde_json::json!({"node": node, "upstream": up_names, "downstream": down_names}),
@@ -182,12 +184,10 @@ fn print_tree(out: &mut String, node: &serde_json::Value, indent: usize) {
     }
 }
 
-pub fn docs_command(g: &Global, out: &Path) -> Result<Outcome> {
-    let loaded = load_valid(g)?;
-    let stores = open_stores(&loaded.project)?;
-    let now = super::now(g)?;
-    let s = situation(&loaded, &stores, g, now, Scope::default())?;
-    let rows = output::status_rows(&loaded, &s.snapshot, &s.plan, &HashMap::new(), now, None);
+pub fn docs_command(s: &Settings, out: &Path) -> Result<Outcome> {
+    let loaded = app::load_valid(s)?;
+    let stores = app::open_stores(&loaded.project)?;
+    let rows = app::status::status(s, &loaded, &stores, None)?;
     let freshness: HashMap<TableName, Freshness> = rows
         .into_iter()
         .map(|r| {
@@ -202,7 +202,7 @@ pub fn docs_command(g: &Global, out: &Path) -> Result<Outcome> {
         })
         .collect();
     let mut runs: HashMap<TableName, Vec<_>> = HashMap::new();
-    for record in stores.metadata.log(&g.env, None, None, 20_000)? {
+    for record in stores.metadata.log(s.env.name(), None, None, 20_000)? {
         let list = runs
             .entry(TableName::from_reference(&record.table_name))
             .or_default();

@@ -1,19 +1,19 @@
 //! Rendering command results as text or SPEC §8 JSON, only at the edge.
 
-use super::{Format, Loaded};
-use crate::checks::{CheckOutcome, CheckSeverity};
+use super::Format;
+use crate::app::checks::CheckReport;
+use crate::app::status::StatusRow;
+use crate::checks::CheckSeverity;
 use crate::exec::{DryRun, RunReport};
 use crate::ingest::IngestTotals;
-use crate::metadata::{LogSnapshot, RunId, RunRecord, RunStatus};
+use crate::metadata::{RunRecord, RunStatus};
 use crate::plan::Plan;
 use crate::project::diagnostic::{render_text, to_json};
 use crate::project::{Project, Severity, TableName};
-use crate::time::{format_ts, Timestamp};
+use crate::time::format_ts;
 use crate::warehouse::QueryResult;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::BTreeSet;
-use std::collections::HashMap;
 use std::fmt::Write;
 
 pub fn validation(project: &Project, dry_runs: Option<&[DryRun]>, format: Format) -> String {
@@ -291,14 +291,6 @@ pub fn run_report(report: &RunReport, format: Format) -> String {
     out
 }
 
-#[derive(Serialize)]
-pub struct CheckReport {
-    pub table: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub checks: Vec<CheckOutcome>,
-}
-
 pub fn checks(reports: &[CheckReport], format: Format) -> String {
     if format == Format::Json {
         return serde_json::to_string_pretty(&json!({ "tables": reports })).expect("serializable")
@@ -333,83 +325,6 @@ pub fn checks(reports: &[CheckReport], format: Format) -> String {
     }
     let _ = writeln!(out, "{} check(s) failed", failed);
     out
-}
-
-#[derive(Serialize)]
-pub struct StatusRow {
-    pub name: String,
-    pub state: &'static str,
-    #[serde(with = "crate::time::serde_opt_ts")]
-    pub watermark: Option<Timestamp>,
-    pub lag_seconds: Option<i64>,
-    #[serde(with = "crate::time::serde_opt_ts")]
-    pub last_run_at: Option<Timestamp>,
-    pub last_status: Option<RunStatus>,
-    /// Checks that failed on the last run (warnings, or the cause of a failure).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub failed_checks: Vec<String>,
-}
-
-pub fn status_rows(
-    loaded: &Loaded,
-    log: &LogSnapshot,
-    plan: &Plan,
-    checks: &HashMap<RunId, Vec<CheckOutcome>>,
-    now: Timestamp,
-    selected: Option<&BTreeSet<TableName>>,
-) -> Vec<StatusRow> {
-    let planned: BTreeSet<&TableName> = plan.actions.iter().map(|a| &a.table).collect();
-    let blocked: BTreeSet<&TableName> = plan.blocked.iter().map(|b| &b.table).collect();
-    let mut rows = Vec::new();
-    for table in loaded.project.tables() {
-        if selected.is_some_and(|s| !s.contains(&table.name)) {
-            continue;
-        }
-        let table_log = log.tables.get(&table.name);
-        let last = table_log.and_then(|l| l.last_attempt.as_ref());
-        let watermark = plan.nodes.get(&table.name).and_then(|p| p.watermark);
-        let failed = table_log.is_some_and(|l| crate::plan::failure_of(table, l).is_some());
-        let state = match last.map(|a| a.status) {
-            _ if table_log.is_some_and(|l| l.paused.is_some()) => "paused",
-            Some(RunStatus::Running) => "running",
-            _ if failed => "failed",
-            _ if blocked.contains(&table.name) => "blocked",
-            _ if planned.contains(&table.name) => "stale",
-            _ if is_late(table, watermark, now) => "late",
-            _ if table_log.is_some_and(|l| l.last_success.is_some()) => "fresh",
-            _ => "never_run",
-        };
-        let failed_checks = last
-            .and_then(|a| checks.get(&a.run_id))
-            .map(|c| {
-                c.iter()
-                    .filter(|c| !c.passed())
-                    .map(|c| format!("{} ({})", c.name, c.severity.name()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        rows.push(StatusRow {
-            name: table.name.to_string(),
-            state,
-            watermark,
-            lag_seconds: watermark.map(|w| (now - w).num_seconds()),
-            last_run_at: last.and_then(|a| a.finished_at),
-            last_status: last.map(|a| a.status),
-            failed_checks,
-        });
-    }
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    rows
-}
-
-/// A `freshness: {max_lag}` check is exceeded.
-fn is_late(table: &crate::project::Table, watermark: Option<Timestamp>, now: Timestamp) -> bool {
-    table.checks.iter().any(|c| match &c.rule {
-        crate::checks::Rule::Freshness { max_lag } => {
-            watermark.is_none_or(|w| (now - w).num_seconds() > max_lag.seconds())
-        }
-        _ => false,
-    })
 }
 
 pub fn status(rows: &[StatusRow], format: Format) -> String {

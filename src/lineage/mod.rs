@@ -18,7 +18,7 @@ pub fn representative_sql(project: &Project, table: &Table) -> Option<String> {
         input: table.input_range(interval),
         interval,
         this: table.name.as_str(),
-        env: "prod",
+        env: crate::env::Env::Prod.name(),
         is_first_build: false,
         rows: None,
     };

@@ -9,6 +9,7 @@ use super::refs::{self, Extraction, FallbackWarning, FoundBy, SqlSyntaxError};
 use super::template::{self, RenderContext, Renderer};
 use super::yaml::{suggest, Reader, Scope};
 use crate::checks::{Check, CheckSeverity, Rule};
+use crate::env::Env;
 use crate::lineage::columns::ColumnLineage;
 use crate::time::{parse_timestamp, Duration, Schedule};
 use rayon::prelude::*;
@@ -1424,7 +1425,7 @@ fn analyse_sql(
         input: table.input_range(interval),
         interval,
         this: table.name.as_str(),
-        env: "prod",
+        env: Env::Prod.name(),
         is_first_build: false,
         rows: None,
     };

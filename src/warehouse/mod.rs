@@ -8,6 +8,7 @@ pub mod duckdb;
 pub mod postgres;
 
 use crate::checks::{CheckOutcome, PreparedCheck};
+use crate::env::Env;
 use crate::ingest::{Batch, Landed, StreamState};
 use crate::metadata::RunId;
 use crate::project::{Column, MergeRule, Source, Strategy, TableName};
@@ -24,16 +25,16 @@ pub struct PhysicalName {
 }
 
 impl PhysicalName {
-    pub fn of(name: &TableName, env: &str) -> PhysicalName {
-        let schema = if env == "prod" {
-            name.dataset().to_string()
-        } else {
-            format!("{env}__{}", name.dataset())
-        };
+    pub fn of(name: &TableName, env: &Env) -> PhysicalName {
         PhysicalName {
-            schema,
+            schema: env.schema(name.dataset()),
             table: name.table().to_string(),
         }
+    }
+
+    /// Where a source (or any production table) lives.
+    pub fn prod(name: &TableName) -> PhysicalName {
+        PhysicalName::of(name, &Env::Prod)
     }
 
     /// `schema.table` as written in SQL. A name of letters, digits and `_` is
@@ -316,7 +317,7 @@ pub trait Warehouse: Send + Sync {
     fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>>;
     fn query(&self, sql: &str) -> Result<QueryResult>;
     /// Drops every table of a non-production environment.
-    fn drop_env(&self, env: &str) -> Result<usize>;
+    fn drop_env(&self, env: &Env) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
     /// Creates a stream source's landing table and bookkeeping when missing, and
     /// returns where its ingest resumes.

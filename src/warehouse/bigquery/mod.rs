@@ -278,7 +278,7 @@ impl Warehouse for BigQueryWarehouse {
         let column = source.time_column.as_deref().ok_or_else(|| {
             WarehouseError::new(format!("source {} has no time_column", source.name))
         })?;
-        let name = PhysicalName::of(&source.name, "prod");
+        let name = PhysicalName::prod(&source.name);
         let values = self
             .first_column(&sql::max_time(&name, column))
             .map_err(|e| {
@@ -369,14 +369,14 @@ impl Warehouse for BigQueryWarehouse {
         Ok(self.jobs.run(sql, JobFor::default(), true)?.result)
     }
 
-    fn drop_env(&self, env: &str) -> Result<usize> {
-        if env == "prod" {
+    fn drop_env(&self, env: &Env) -> Result<usize> {
+        if env.is_prod() {
             return Err(WarehouseError::new(
                 "refusing to drop the production environment",
             ));
         }
         let datasets: Vec<String> = self
-            .first_column(&sql::environment_datasets(&self.location, env))?
+            .first_column(&sql::environment_datasets(&self.location, env.name()))?
             .iter()
             .filter_map(|v| v.as_str().map(str::to_string))
             .collect();

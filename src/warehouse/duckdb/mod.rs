@@ -590,7 +590,7 @@ impl Warehouse for DuckDbWarehouse {
                 continue;
             };
             let path = root.join(&location.path);
-            let target = PhysicalName::of(&source.name, "prod");
+            let target = PhysicalName::prod(&source.name);
             batch.push_str(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {} AS SELECT * FROM {};\n",
                 quote(&target.schema),
@@ -634,7 +634,7 @@ impl Warehouse for DuckDbWarehouse {
         let column = source.time_column.as_deref().ok_or_else(|| {
             WarehouseError::new(format!("source {} has no time_column", source.name))
         })?;
-        let target = PhysicalName::of(&source.name, "prod");
+        let target = PhysicalName::prod(&source.name);
         if source.location.is_some() && !self.table_exists(&target)? {
             return Ok(None);
         }
@@ -743,13 +743,13 @@ impl Warehouse for DuckDbWarehouse {
         })
     }
 
-    fn drop_env(&self, env: &str) -> Result<usize> {
-        if env == "prod" {
+    fn drop_env(&self, env: &Env) -> Result<usize> {
+        if env.is_prod() {
             return Err(WarehouseError::new(
                 "refusing to drop the production environment",
             ));
         }
-        let prefix = format!("{env}__");
+        let prefix = env.schema("");
         let schemas: Vec<String> = self
             .query("SELECT schema_name FROM information_schema.schemata")?
             .rows

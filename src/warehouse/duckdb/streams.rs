@@ -41,7 +41,7 @@ fn declared_type<'s>(source: &'s Source, column: &str) -> &'s str {
 
 pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
     let stream = stream_of(source)?;
-    let target = PhysicalName::of(&source.name, "prod");
+    let target = PhysicalName::prod(&source.name);
     let columns: Vec<String> = source
         .columns
         .iter()
@@ -148,7 +148,7 @@ fn late(
     before: Timestamp,
 ) -> Result<(u64, Vec<Interval>)> {
     let stream = stream_of(source)?;
-    let target = PhysicalName::of(&source.name, "prod");
+    let target = PhysicalName::prod(&source.name);
     let sql = format!(
         "SELECT count(*), epoch_us(min(l.event_time)), epoch_us(max(l.event_time)) FROM ({rows}) AS l \
          WHERE l.event_time < {} AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = CAST(l.event_id AS {})) \
@@ -206,7 +206,7 @@ fn land_batch(
     set_misfits_aside: bool,
 ) -> Result<Landed> {
     let stream = stream_of(source)?;
-    let target = PhysicalName::of(&source.name, "prod");
+    let target = PhysicalName::prod(&source.name);
     let name = source.name.as_str();
     c.execute_batch(LANDING).map_err(err)?;
     in_transaction(c, |c| {
@@ -403,7 +403,7 @@ pub fn replay(
     late_before: Option<Timestamp>,
 ) -> Result<(Landed, Option<Timestamp>)> {
     let stream = stream_of(source)?;
-    let target = PhysicalName::of(&source.name, "prod");
+    let target = PhysicalName::prod(&source.name);
     let names: Vec<String> = source.columns.iter().map(|col| typed(col).0).collect();
     let casts: Vec<String> = source
         .columns

@@ -389,7 +389,7 @@ impl Warehouse for PostgresWarehouse {
         let column = source.time_column.as_deref().ok_or_else(|| {
             WarehouseError::new(format!("source {} has no time_column", source.name))
         })?;
-        let name = PhysicalName::of(&source.name, "prod");
+        let name = PhysicalName::prod(&source.name);
         self.with_client(|s| {
             let rows = s.rows(&sql::max_time(&name, column)).map_err(|e| {
                 WarehouseError::new(format!(
@@ -471,8 +471,8 @@ impl Warehouse for PostgresWarehouse {
         self.with_client(|s| s.json_rows(sql))
     }
 
-    fn drop_env(&self, env: &str) -> Result<usize> {
-        if env == "prod" {
+    fn drop_env(&self, env: &Env) -> Result<usize> {
+        if env.is_prod() {
             return Err(WarehouseError::new(
                 "refusing to drop the production environment",
             ));
@@ -481,7 +481,7 @@ impl Warehouse for PostgresWarehouse {
             let schemas: Vec<String> = s
                 .rows(&format!(
                     "SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, {})",
-                    sql::string(&format!("{env}__"))
+                    sql::string(&env.schema(""))
                 ))?
                 .iter()
                 .map(|r| r.get(0))

@@ -1,0 +1,125 @@
+//! A project loaded for a command: its definitions (from the working tree or a
+//! git revision), its DAG, and every problem found in them.
+
+use super::Settings;
+use crate::dag::Dag;
+use crate::git;
+use crate::project::load::{self, ColumnAnalysis};
+use crate::project::{self, Project, TableName};
+use anyhow::{anyhow, bail, Result};
+use std::collections::BTreeSet;
+
+/// A loaded project and its DAG.
+pub struct Loaded {
+    pub project: Project,
+    pub dag: Dag,
+    /// The commit the definitions were read from (`--rev`).
+    pub git_commit: Option<String>,
+}
+
+impl Loaded {
+    /// The commit runs record: `--rev`'s, or HEAD when the working tree is clean.
+    pub fn commit_of_runs(&self, settings: &Settings) -> Option<String> {
+        self.git_commit
+            .clone()
+            .or_else(|| git::clean_head(&settings.project))
+    }
+
+    /// The defined name `text` (typed by a person) refers to, or an error with
+    /// a "did you mean".
+    pub fn known_name(&self, text: &str) -> Result<TableName> {
+        let name = TableName::parse(text).map_err(|e| anyhow!(e))?;
+        if let Some(node) = self.project.get(&name) {
+            return Ok(node.name().clone());
+        }
+        let known: Vec<&str> = self
+            .project
+            .nodes
+            .iter()
+            .map(|n| n.name().as_str())
+            .collect();
+        let hint = project::suggest(text, &known)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        bail!("no source or table is named `{text}`{hint}");
+    }
+
+    /// The tables a `--select` names (all when None).
+    pub fn selection(&self, select: Option<&str>) -> Result<Option<BTreeSet<TableName>>> {
+        select
+            .map(|s| self.dag.select(&self.project, s).map_err(|e| anyhow!(e)))
+            .transpose()
+    }
+
+    /// `name`, with everything downstream of it when asked.
+    pub fn with_downstream(&self, name: &TableName, downstream: bool) -> BTreeSet<TableName> {
+        let mut selection = if downstream {
+            self.dag.all_downstream(name)
+        } else {
+            BTreeSet::new()
+        };
+        selection.insert(name.clone());
+        selection
+    }
+}
+
+/// Loads the definitions the settings point at; `columns` says how much
+/// column lineage to analyse (all of it for `validate`).
+pub fn load(settings: &Settings, columns: ColumnAnalysis) -> Result<Loaded> {
+    match &settings.rev {
+        Some(rev) => {
+            let revision = git::at_revision(&settings.project, rev)?;
+            Ok(with_dag(
+                load::load_with(&settings.project, &revision.files, columns),
+                Some(revision.commit),
+                columns,
+            ))
+        }
+        None => Ok(with_dag(
+            load::load_with(&settings.project, &load::Disk, columns),
+            None,
+            columns,
+        )),
+    }
+}
+
+/// The project's DAG, and the problems only the whole project shows: cycles,
+/// policies exposed through column lineage, and `columns:` that disagree with
+/// the SQL (when `columns` is `Always`).
+pub fn with_dag(
+    mut project: Project,
+    git_commit: Option<String>,
+    columns: ColumnAnalysis,
+) -> Loaded {
+    let (dag, problems) = Dag::build(&project);
+    let cyclic = !problems.is_empty();
+    project.diagnostics.extend(problems);
+    let guarded = crate::governance::is_guarded(&project);
+    if !cyclic && (guarded || columns == ColumnAnalysis::Always) {
+        let lineages = crate::lineage::all_columns(&project);
+        let exposed = crate::governance::check(&project, &dag, &lineages);
+        project.diagnostics.extend(exposed);
+        if columns == ColumnAnalysis::Always {
+            let mismatches = crate::lineage::column_diagnostics(&project, &lineages);
+            project.diagnostics.extend(mismatches);
+        }
+    }
+    project::diagnostic::sort(&mut project.diagnostics);
+    Loaded {
+        project,
+        dag,
+        git_commit,
+    }
+}
+
+/// Loads the project and refuses to go on when it has errors.
+pub fn load_valid(settings: &Settings) -> Result<Loaded> {
+    let loaded = load(settings, ColumnAnalysis::WhenGuarded)?;
+    if loaded.project.has_errors() {
+        let errors: Vec<_> = loaded.project.errors().cloned().collect();
+        let text =
+            project::diagnostic::render_text(&errors, &loaded.project.files, &loaded.project.root);
+        bail!("the project has {} problem(s); fix them first (`derived validate` lists them):\n{text}", errors.len());
+    }
+    Ok(loaded)
+}
