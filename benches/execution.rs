@@ -6,17 +6,18 @@
 //! 2. Creating an hourly append table over one year (8,760 intervals) with the
 //!    default batching.
 
-use derived::checks::{CheckOutcome, PreparedCheck};
 use derived::app::{self, Scope, Settings, Stores};
 use derived::env::Env;
+use derived::env::PhysicalName;
 use derived::exec::{NoProgress, Progress};
 use derived::metadata::duckdb::DuckDbMetadata;
 use derived::metadata::RunId;
 use derived::plan::Plan;
+use derived::project::checks::{CheckOutcome, PreparedCheck};
 use derived::project::Source;
 use derived::time::{parse_timestamp, Timestamp};
 use derived::warehouse::duckdb::DuckDbWarehouse;
-use derived::warehouse::{self, PhysicalName, QueryResult, Warehouse, WriteOutcome, WriteRequest};
+use derived::warehouse::{self, QueryResult, Warehouse, WriteOutcome, WriteRequest};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,15 @@ impl Timed {
 }
 
 impl Warehouse for Timed {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn dialect(&self) -> warehouse::Dialect {
+        self.inner.dialect()
+    }
+    fn columns(&self, name: &PhysicalName) -> warehouse::Result<Vec<(String, String)>> {
+        self.inner.columns(name)
+    }
     fn prepare_sources(&self, sources: &[&Source], root: &Path) -> warehouse::Result<()> {
         self.inner.prepare_sources(sources, root)
     }

@@ -3,9 +3,10 @@
 
 use crate::dag::Dag;
 use crate::env::Env;
+use crate::env::PhysicalName;
 use crate::project::{Project, Table, TableName};
 use crate::time::{format_ts, Interval};
-use crate::warehouse::{quote, PhysicalName, Warehouse};
+use crate::warehouse::{Dialect, Warehouse, Within};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -95,16 +96,19 @@ pub fn diff(
     let shadow = PhysicalName::of(&table.name, shadow_env);
     let prod = PhysicalName::prod(&table.name);
     let prod_exists = warehouse.table_exists(&prod).map_err(|e| e.to_string())?;
-    let filter = match (range, &table.time_column) {
-        (Some(r), Some(c)) if table.strategy != crate::project::Strategy::Replace => format!(
-            "WHERE {c} >= TIMESTAMP '{}' AND {c} < TIMESTAMP '{}'",
-            r.start.format("%Y-%m-%d %H:%M:%S"),
-            r.end.format("%Y-%m-%d %H:%M:%S"),
-            c = quote(c)
-        ),
-        _ => String::new(),
+    let dialect = warehouse.dialect();
+    let within = match (range, &table.time_column) {
+        (Some(interval), Some(time_column))
+            if table.strategy != crate::project::Strategy::Replace =>
+        {
+            Some(Within {
+                time_column,
+                interval,
+            })
+        }
+        _ => None,
     };
-    let rows_of = |name: &PhysicalName| format!("(SELECT * FROM {} {filter})", name.sql());
+    let rows_of = |name: &PhysicalName| dialect.rows_in(name, within);
     let count = |name: &PhysicalName| {
         scalar(
             warehouse,
@@ -117,20 +121,16 @@ pub fn diff(
     } else {
         None
     };
-    let columns = warehouse
-        .query(&format!(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{}' ORDER BY ordinal_position",
-            shadow.schema, shadow.table
-        ))
+    let columns: Vec<String> = warehouse
+        .columns(&shadow)
         .map_err(|e| e.to_string())?
-        .rows
-        .iter()
-        .filter_map(|r| r.first().and_then(|v| v.as_str()).map(str::to_string))
-        .collect::<Vec<_>>();
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
     let mut column_diffs = Vec::new();
     for column in &columns {
         let stats = |name: &PhysicalName| -> Result<(i64, i64), String> {
-            let c = quote(column);
+            let c = dialect.quote(column);
             let nulls = scalar(
                 warehouse,
                 &format!("SELECT count(*) - count({c}) FROM {}", rows_of(name)),
@@ -154,6 +154,7 @@ pub fn diff(
     let keyed = if prod_exists && !table.unique_key.is_empty() {
         Some(key_diff(
             warehouse,
+            dialect,
             table,
             &columns,
             &rows_of(&shadow),
@@ -174,6 +175,7 @@ pub fn diff(
 
 fn key_diff(
     warehouse: &dyn Warehouse,
+    dialect: Dialect,
     table: &Table,
     columns: &[String],
     shadow: &str,
@@ -183,7 +185,7 @@ fn key_diff(
         let each: Vec<String> = table
             .unique_key
             .iter()
-            .map(|k| format!("{l}.{k} IS NOT DISTINCT FROM {r}.{k}", k = quote(k)))
+            .map(|k| format!("{l}.{k} IS NOT DISTINCT FROM {r}.{k}", k = dialect.quote(k)))
             .collect();
         each.join(" AND ")
     };
@@ -191,7 +193,7 @@ fn key_diff(
     let differs: Vec<String> = columns
         .iter()
         .filter(|c| !table.unique_key.contains(c))
-        .map(|c| format!("s.{c} IS DISTINCT FROM p.{c}", c = quote(c)))
+        .map(|c| format!("s.{c} IS DISTINCT FROM p.{c}", c = dialect.quote(c)))
         .collect();
     let differs = if differs.is_empty() {
         "false".to_string()

@@ -5,6 +5,7 @@
 //! environment and always read from production. This module is the one place
 //! that knows the production environment's name.
 
+use crate::name::TableName;
 use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +71,34 @@ impl Env {
 impl fmt::Display for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Where a table lives in one environment: `dataset` in prod, `<env>__dataset`
+/// elsewhere. Each warehouse spells it in its own SQL (`warehouse::Dialect`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PhysicalName {
+    pub schema: String,
+    pub table: String,
+}
+
+impl PhysicalName {
+    pub fn of(name: &TableName, env: &Env) -> PhysicalName {
+        PhysicalName {
+            schema: env.schema(name.dataset()),
+            table: name.table().to_string(),
+        }
+    }
+
+    /// Where a source (or any production table) lives.
+    pub fn prod(name: &TableName) -> PhysicalName {
+        PhysicalName::of(name, &Env::Prod)
+    }
+}
+
+impl fmt::Display for PhysicalName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.table)
     }
 }
 

@@ -4,20 +4,21 @@
 //! downstream actions; everything else proceeds. Each batch is one log row,
 //! inserted as `running` before the write and completed after it.
 
-use crate::checks::CheckOutcome;
-use crate::checks::{failure_message, CheckSeverity, PreparedCheck, Rule, ROWS};
 use crate::dag::Dag;
-use crate::env::Env;
+use crate::env::{Env, PhysicalName};
 use crate::metadata::{
-    Leases, MetadataStore, NewRun, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
+    JobUsage, Leases, MetadataStore, NewRun, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
 };
 use crate::plan::{Action, ActionKind, Blocked, Plan};
+use crate::project::checks::{
+    self, failure_message, CheckOutcome, CheckQuery, CheckSeverity, PreparedCheck, Rule, ROWS,
+};
 use crate::project::template::RenderContext;
 use crate::project::{Freshness, Node, Project, Strategy, Table, TableName};
 use crate::time::{Interval, IntervalSet, Timestamp};
 use crate::warehouse::{
-    self, FailureKind, FreshTable, JobUsage, PhysicalName, Rebuild, Warehouse, WarehouseError,
-    WriteOutcome, WriteRequest,
+    self, FailureKind, FreshTable, Rebuild, Warehouse, WarehouseError, Within, WriteOutcome,
+    WriteRequest,
 };
 use serde::Serialize;
 use std::cell::Cell;
@@ -810,29 +811,23 @@ fn export_rows(
         .get(&export.to)
         .ok_or_else(|| format!("no store named `{}` in derived.yml", export.to))?;
     let target = PhysicalName::of(&table.name, ctx.env);
-    let filter = match (&table.time_column, full) {
-        (Some(c), false) => format!(
-            " WHERE {c} >= TIMESTAMP '{}' AND {c} < TIMESTAMP '{}'",
-            interval.start.format("%Y-%m-%d %H:%M:%S"),
-            interval.end.format("%Y-%m-%d %H:%M:%S"),
-            c = crate::warehouse::quote(c)
-        ),
-        _ => String::new(),
+    let within = match (&table.time_column, full) {
+        (Some(time_column), false) => Some(Within {
+            time_column,
+            interval,
+        }),
+        _ => None,
     };
     let rows = ctx
         .warehouse
-        .query(&format!("SELECT * FROM {}{filter}", target.sql()))
+        .rows_in(&target, within)
         .map_err(|e| e.to_string())?;
     let types: Vec<String> = ctx
         .warehouse
-        .query(&format!(
-            "SELECT data_type FROM information_schema.columns WHERE table_schema = '{}' AND table_name = '{}' ORDER BY ordinal_position",
-            target.schema, target.table
-        ))
+        .columns(&target)
         .map_err(|e| e.to_string())?
-        .rows
-        .iter()
-        .map(|r| r.first().and_then(|v| v.as_str()).unwrap_or("VARCHAR").to_string())
+        .into_iter()
+        .map(|(_, data_type)| data_type)
         .collect();
     let sync = if full {
         crate::export::Sync::Full
@@ -1058,13 +1053,14 @@ fn in_environment(ctx: &RunContext, table: &Table, sql: &str) -> String {
     if ctx.env.is_prod() {
         return sql.to_string();
     }
+    let dialect = ctx.warehouse.dialect();
     let renames: Vec<(String, String)> = table
         .upstreams
         .iter()
         .filter(|u| {
             ctx.project.table(u).is_some() && ctx.env_tables.is_none_or(|set| set.contains(*u))
         })
-        .map(|u| (u.to_string(), PhysicalName::of(u, ctx.env).sql()))
+        .map(|u| (u.to_string(), dialect.table(&PhysicalName::of(u, ctx.env))))
         .collect();
     rename_tables(sql, &renames)
 }
@@ -1106,34 +1102,39 @@ pub fn prepare_checks(
     env: &Env,
     render: &RenderContext,
 ) -> Result<Vec<PreparedCheck>, String> {
-    let target = |name: &TableName| match project.get(name) {
-        Some(Node::Source(_)) => PhysicalName::prod(name).sql(),
-        _ => PhysicalName::of(name, env).sql(),
+    let related = |name: &TableName| match project.get(name) {
+        Some(Node::Source(_)) => PhysicalName::prod(name),
+        _ => PhysicalName::of(name, env),
     };
     let mut prepared = Vec::new();
-    for (check, name) in table.checks.iter().zip(crate::checks::names(&table.checks)) {
-        let custom = match &check.rule {
+    for (check, name) in table.checks.iter().zip(checks::names(&table.checks)) {
+        let query = match &check.rule {
+            Rule::Freshness { .. } => continue,
             Rule::Sql(sql) => {
                 let with_rows = RenderContext {
                     rows: Some(ROWS),
                     ..*render
                 };
-                Some(
-                    project
-                        .renderer
-                        .render(sql, &with_rows)
-                        .map_err(|e| format!("check {name}: {}", e.message))?,
-                )
+                let rendered = project
+                    .renderer
+                    .render(sql, &with_rows)
+                    .map_err(|e| format!("check {name}: {}", e.message))?;
+                CheckQuery::Sql(rendered)
             }
-            _ => None,
+            Rule::Relationship { table, .. } => CheckQuery::Rule {
+                rule: check.rule.clone(),
+                related: Some(related(table)),
+            },
+            rule => CheckQuery::Rule {
+                rule: rule.clone(),
+                related: None,
+            },
         };
-        if let Some(sql) = check.offending_rows(target, custom.as_deref()) {
-            prepared.push(PreparedCheck {
-                name,
-                severity: check.severity,
-                sql,
-            });
-        }
+        prepared.push(PreparedCheck {
+            name,
+            severity: check.severity,
+            query,
+        });
     }
     Ok(prepared)
 }
@@ -1148,7 +1149,7 @@ fn render(
     batch: Interval,
     is_first_build: bool,
 ) -> Result<Rendered, String> {
-    let this = target.sql();
+    let this = ctx.warehouse.dialect().table(target);
     let render = RenderContext {
         input: table.input_range(batch),
         interval: batch,
@@ -1399,7 +1400,7 @@ pub fn dry_run(
             .schedule
             .last_interval(table.start, now)
             .unwrap_or_else(|| table.schedule.interval_at(table.start));
-        let this = PhysicalName::prod(&table.name).sql();
+        let this = warehouse.dialect().table(&PhysicalName::prod(&table.name));
         let render = RenderContext {
             input: table.input_range(interval),
             interval,

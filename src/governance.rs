@@ -5,7 +5,7 @@
 //! columns the policy came through.
 
 use crate::dag::Dag;
-use crate::lineage::columns::ColumnLineage;
+use crate::project::columns::ColumnLineage;
 use crate::project::yaml::Reader;
 use crate::project::{Diagnostic, Project, TableName};
 use std::collections::{BTreeMap, HashMap};

@@ -7,7 +7,6 @@
 
 #[cfg(feature = "duckdb")]
 pub mod app;
-pub mod checks;
 pub mod ci;
 #[cfg(feature = "duckdb")]
 pub mod cli;
@@ -21,6 +20,7 @@ pub mod governance;
 pub mod ingest;
 pub mod lineage;
 pub mod metadata;
+pub mod name;
 pub mod plan;
 pub mod project;
 pub mod serve;

@@ -4,7 +4,7 @@
 //! stay at or above 99.5%. The figure and every query that falls back are
 //! printed (`cargo test --release --test sql_corpus -- --nocapture`).
 
-use derived::lineage::columns::column_lineage;
+use derived::project::columns::column_lineage;
 use derived::project::refs::{extract_references, SqlDialect};
 use std::path::PathBuf;
 use std::time::Instant;

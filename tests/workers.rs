@@ -9,6 +9,8 @@ mod common;
 
 use common::pg::Database;
 use common::{copy_from_repo, http_get, served_address, TestProject};
+use derived::env::PhysicalName;
+use derived::warehouse::Dialect;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -44,7 +46,7 @@ fn contents(db: &Database, p: &TestProject) -> Vec<(String, Vec<Vec<String>>)> {
             let name = t.name.to_string();
             let rows = db.rows(&format!(
                 "SELECT to_jsonb(t)::text FROM {} t ORDER BY 1",
-                derived::warehouse::PhysicalName::prod(&t.name).sql()
+                Dialect::Ansi.table(&PhysicalName::prod(&t.name))
             ));
             (name, rows)
         })

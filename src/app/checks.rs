@@ -2,11 +2,11 @@
 //! complete interval.
 
 use super::{Loaded, Settings, Stores};
-use crate::checks::{CheckOutcome, CheckSeverity};
+use crate::env::PhysicalName;
 use crate::exec;
+use crate::project::checks::{CheckOutcome, CheckSeverity};
 use crate::project::template::RenderContext;
 use crate::project::TableName;
-use crate::warehouse::PhysicalName;
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -56,7 +56,7 @@ pub fn check_tables(
             .schedule
             .last_interval(table.start, now)
             .unwrap_or_else(|| table.schedule.interval_at(table.start));
-        let this = target.sql();
+        let this = stores.warehouse.dialect().table(&target);
         let render = RenderContext {
             input: table.input_range(interval),
             interval,

@@ -2,9 +2,9 @@
 //! `status` prints it, `status --check` and the catalog read it.
 
 use super::{situation, Loaded, Scope, Settings, Stores};
-use crate::checks::{CheckOutcome, Rule};
 use crate::metadata::{LogSnapshot, RunId, RunStatus};
 use crate::plan::Plan;
+use crate::project::checks::{CheckOutcome, Rule};
 use crate::project::{Table, TableName};
 use crate::time::Timestamp;
 use anyhow::Result;

@@ -3,8 +3,9 @@
 use super::{Format, Outcome};
 use crate::app::{self, Settings};
 use crate::docs::{self, Catalog, Freshness};
-use crate::lineage::{self, columns::SourceColumn};
+use crate::lineage;
 use crate::metadata::{MetadataStore, RunId};
+use crate::project::columns::SourceColumn;
 use crate::project::TableName;
 use crate::time::format_ts;
 use anyhow::{anyhow, bail, Result};

@@ -3,11 +3,11 @@
 use super::Format;
 use crate::app::checks::CheckReport;
 use crate::app::status::StatusRow;
-use crate::checks::CheckSeverity;
 use crate::exec::{DryRun, RunReport};
 use crate::ingest::IngestTotals;
 use crate::metadata::{RunRecord, RunStatus};
 use crate::plan::Plan;
+use crate::project::checks::CheckSeverity;
 use crate::project::diagnostic::{render_text, to_json};
 use crate::project::{Project, Severity, TableName};
 use crate::time::format_ts;

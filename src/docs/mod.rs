@@ -5,9 +5,9 @@
 mod layout;
 
 use crate::dag::Dag;
-use crate::lineage::columns::ColumnLineage;
 use crate::lineage::inherited_description;
 use crate::metadata::RunRecord;
+use crate::project::columns::ColumnLineage;
 use crate::project::{Node, Project, TableName};
 use crate::time::{format_ts, Timestamp};
 use rayon::prelude::*;

@@ -5,7 +5,7 @@
 
 use super::{flat_name, ExportError, OnlineStore, Result, Rows, Sync};
 use crate::project::{Export, Table};
-use crate::warehouse::quote;
+use crate::warehouse::Dialect;
 use serde_json::{Map, Value};
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, NoTls};
@@ -206,4 +206,9 @@ impl OnlineStore for PostgresStore {
         let json: String = row.get(0);
         Ok(serde_json::from_str::<Map<String, Value>>(&json).ok())
     }
+}
+
+/// Quoted like PostgreSQL's identifiers: anything but a plain lowercase name.
+fn quote(ident: &str) -> String {
+    Dialect::Ansi.quote(ident)
 }

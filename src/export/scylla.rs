@@ -4,7 +4,7 @@
 
 use super::flat_name;
 use crate::project::{Export, Table};
-use crate::warehouse::quote;
+use crate::warehouse::Dialect;
 
 /// The CQL type for a warehouse (DuckDB) column type.
 pub fn column_type(warehouse_type: &str) -> &'static str {
@@ -73,6 +73,11 @@ pub fn insert(
         names.join(", "),
         literals.join(", ")
     )
+}
+
+/// Quoted like CQL's identifiers: anything but a plain lowercase name.
+fn quote(ident: &str) -> String {
+    Dialect::Ansi.quote(ident)
 }
 
 #[cfg(test)]

@@ -6,12 +6,14 @@
 //! position the batch ends at. A crash before the commit redelivers the batch;
 //! a crash after it resumes after the batch.
 
+#[cfg(feature = "duckdb")]
+mod duckdb;
 pub mod nats;
 
 use crate::metadata::{self, MetadataStore};
 use crate::project::{Source, Stream};
 use crate::time::{parse_timestamp, Interval, Timestamp};
-use crate::warehouse::Warehouse;
+use crate::warehouse::{self, Warehouse};
 use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, HashSet};
 
@@ -222,11 +224,49 @@ pub struct IngestTotals {
     pub watermark: Option<Timestamp>,
 }
 
+/// Where a stream source's events land: its landing table and bookkeeping,
+/// each batch in one transaction with the position it ends at.
+pub trait Landing: Sync {
+    /// Creates the landing table and bookkeeping when missing; where ingest resumes.
+    fn open_stream(&self, source: &Source) -> warehouse::Result<StreamState>;
+    /// Lands a batch: only event ids the table does not hold yet, counting
+    /// those older than `late_before`.
+    fn land(
+        &self,
+        source: &Source,
+        batch: &Batch,
+        late_before: Option<Timestamp>,
+    ) -> warehouse::Result<Landed>;
+    /// Lands archived events (Parquet files) through the same dedup; returns
+    /// what landed and the archive's latest event time.
+    fn replay(
+        &self,
+        source: &Source,
+        files: &str,
+        late_before: Option<Timestamp>,
+    ) -> warehouse::Result<(Landed, Option<Timestamp>)>;
+}
+
+/// The landing of a warehouse that lands streams (DuckDB).
+pub fn landing(warehouse: &dyn Warehouse) -> Result<&dyn Landing> {
+    #[cfg(feature = "duckdb")]
+    if let Some(duckdb) = warehouse
+        .as_any()
+        .downcast_ref::<crate::warehouse::duckdb::DuckDbWarehouse>()
+    {
+        return Ok(duckdb);
+    }
+    let _ = warehouse;
+    Err(anyhow!(
+        "streaming ingest lands into the DuckDB warehouse only; this warehouse cannot land streams yet"
+    ))
+}
+
 /// Lands one stream source: batches in, watermark marks and repair markers out.
 pub struct Ingest<'a> {
     pub source: &'a Source,
     stream: &'a Stream,
-    warehouse: &'a dyn Warehouse,
+    landing: &'a dyn Landing,
     metadata: &'a dyn MetadataStore,
     env: &'a str,
     state: StreamState,
@@ -248,12 +288,13 @@ impl<'a> Ingest<'a> {
             .stream
             .as_deref()
             .ok_or_else(|| anyhow!("`{}` has no `stream:` block to ingest", source.name))?;
-        let state = warehouse.open_stream(source)?;
+        let landing = landing(warehouse)?;
+        let state = landing.open_stream(source)?;
         let watermark = metadata.source_marks()?.get(&source.name).copied();
         let mut ingest = Ingest {
             source,
             stream,
-            warehouse,
+            landing,
             metadata,
             env,
             state,
@@ -304,7 +345,7 @@ impl<'a> Ingest<'a> {
         self.totals.batches += 1;
         self.totals.events += (batch.events.len() + batch.rejects.len()) as u64 + batch.duplicates;
         let landed = self
-            .warehouse
+            .landing
             .land(self.source, &batch, self.watermark)
             .with_context(|| {
                 format!(
@@ -327,7 +368,7 @@ impl<'a> Ingest<'a> {
     /// then complete through the archive's last event.
     pub fn replay(&mut self, files: &str) -> Result<bool> {
         let (landed, through) = self
-            .warehouse
+            .landing
             .replay(self.source, files, self.watermark)
             .with_context(|| format!("replaying {files} into {}", self.source.name))?;
         self.totals.replayed += landed.landed;

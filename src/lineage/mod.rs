@@ -1,29 +1,12 @@
 //! Lineage: table-level from the DAG, column-level from each table's SQL
 //! (see [`columns`]), and run-level from the log's `upstream_runs`.
 
-pub mod columns;
-
 use crate::dag::Dag;
-use crate::project::template::RenderContext;
+use crate::project::columns::{column_lineage, ColumnLineage, SourceColumn};
 use crate::project::yaml::Reader;
 use crate::project::{Diagnostic, Project, Table, TableName};
-use columns::{column_lineage, ColumnLineage, SourceColumn};
 use rayon::prelude::*;
 use std::collections::{BTreeSet, HashMap};
-
-/// The SQL of a table rendered for its first interval, as validation renders it.
-pub fn representative_sql(project: &Project, table: &Table) -> Option<String> {
-    let interval = table.schedule.interval_at(table.start);
-    let ctx = RenderContext {
-        input: table.input_range(interval),
-        interval,
-        this: table.name.as_str(),
-        env: crate::env::Env::Prod.name(),
-        is_first_build: false,
-        rows: None,
-    };
-    project.renderer.render(&table.sql, &ctx).ok()
-}
 
 /// Column lineage of every table. Tables are taken level by level in DAG
 /// order (each level in parallel), so a `*` over an upstream table expands to
@@ -45,7 +28,7 @@ pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
                 {
                     return Some((t.name.clone(), with_defined_names(project, loaded.clone())));
                 }
-                let sql = representative_sql(project, t)?;
+                let sql = project.representative_sql(t)?;
                 let columns_of = |written: &str| {
                     let name = project.resolve_reference(written)?;
                     known_columns(project, &done, name)

@@ -1,7 +1,7 @@
 //! The metadata log in an embedded DuckDB file (the default store).
 
 use super::*;
-use crate::checks::CheckSeverity;
+use crate::project::checks::CheckSeverity;
 use crate::time::{from_micros, to_micros};
 use ::duckdb::{params, Connection};
 use std::path::Path;
@@ -33,8 +33,8 @@ impl DuckDbMetadata {
                 MetadataError::Backend(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| MetadataError::Backend(crate::warehouse::duckdb::open_error(path, &e)))?;
+        let conn =
+            Connection::open(path).map_err(|e| MetadataError::Backend(open_error(path, &e)))?;
         Self::migrate(&conn, &path.display().to_string())?;
         Ok(DuckDbMetadata {
             conn: Mutex::new(conn),
@@ -586,6 +586,26 @@ impl MetadataStore for DuckDbMetadata {
             marks.insert(TableName::from_reference(&source), from_micros(through));
         }
         Ok(marks)
+    }
+}
+
+/// Why a DuckDB file could not be opened; another process holding it gets a
+/// message that says what to do.
+pub(crate) fn open_error(path: &Path, e: &::duckdb::Error) -> String {
+    let text = e.to_string();
+    if text.contains("Could not set lock") {
+        let holder = text
+            .split("Conflicting lock is held in ")
+            .nth(1)
+            .map(|s| format!(" ({})", s.trim()))
+            .unwrap_or_default();
+        format!(
+            "another derived process is using {}{holder}; wait for it to finish and run again. \
+             A DuckDB project admits one writing process at a time",
+            path.display()
+        )
+    } else {
+        format!("cannot open {}: {text}", path.display())
     }
 }
 

@@ -7,10 +7,9 @@
 pub mod duckdb;
 pub mod postgres;
 
-use crate::checks::CheckOutcome;
+use crate::project::checks::CheckOutcome;
 use crate::project::TableName;
 use crate::time::{Interval, IntervalSet, Timestamp};
-use crate::warehouse::JobUsage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -416,5 +415,22 @@ pub trait MetadataStore: Send + Sync {
     /// A channel of notifications from other processes, where the store has one.
     fn wakeups(&self) -> Result<Option<Wakeups>> {
         Ok(None)
+    }
+}
+/// What a write cost, where the warehouse reports it (BigQuery).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct JobUsage {
+    pub bytes_processed: Option<u64>,
+    pub slot_ms: Option<u64>,
+}
+
+impl JobUsage {
+    pub fn add(&mut self, other: JobUsage) {
+        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        };
+        self.bytes_processed = sum(self.bytes_processed, other.bytes_processed);
+        self.slot_ms = sum(self.slot_ms, other.slot_ms);
     }
 }

@@ -3,7 +3,7 @@
 //! lives in a schema of its own (`metadata: {type: postgres, url, schema}`).
 
 use super::*;
-use crate::checks::CheckSeverity;
+use crate::project::checks::CheckSeverity;
 use chrono::{DateTime, Utc};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

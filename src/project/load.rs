@@ -8,9 +8,9 @@ use super::dialect::SqlDialect;
 use super::refs::{self, Extraction, FallbackWarning, FoundBy, SqlSyntaxError};
 use super::template::{self, RenderContext, Renderer};
 use super::yaml::{suggest, Reader, Scope};
-use crate::checks::{Check, CheckSeverity, Rule};
 use crate::env::Env;
-use crate::lineage::columns::ColumnLineage;
+use crate::project::checks::{Check, CheckSeverity, Rule};
+use crate::project::columns::ColumnLineage;
 use crate::time::{parse_timestamp, Duration, Schedule};
 use rayon::prelude::*;
 use serde_yaml::{Mapping, Value};
@@ -33,6 +33,20 @@ pub struct Project {
 }
 
 impl Project {
+    /// The SQL of a table rendered for its first interval, as validation renders it.
+    pub fn representative_sql(&self, table: &Table) -> Option<String> {
+        let interval = table.schedule.interval_at(table.start);
+        let ctx = RenderContext {
+            input: table.input_range(interval),
+            interval,
+            this: table.name.as_str(),
+            env: Env::Prod.name(),
+            is_first_build: false,
+            rows: None,
+        };
+        self.renderer.render(&table.sql, &ctx).ok()
+    }
+
     /// A project made of definitions built in code (tests, generators).
     pub fn from_nodes(root: &Path, config: Config, nodes: Vec<Node>) -> Project {
         let renderer = Renderer::new(config.vars.clone(), config.dialect);
@@ -814,7 +828,7 @@ fn parse_check(item: &Value, column: Option<&str>) -> Result<Check, String> {
     let bound = |key: &str| {
         body.get(key)
             .map(|v| {
-                crate::checks::literal(v)
+                crate::project::checks::literal(v)
                     .ok_or_else(|| format!("`{kind}.{key}` must be a number or a string"))
             })
             .transpose()
@@ -837,7 +851,8 @@ fn parse_check(item: &Value, column: Option<&str>) -> Result<Check, String> {
             let values = values
                 .iter()
                 .map(|v| {
-                    crate::checks::literal(v).ok_or("accepted values must be numbers or strings")
+                    crate::project::checks::literal(v)
+                        .ok_or("accepted values must be numbers or strings")
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             Rule::AcceptedValues {
@@ -1172,7 +1187,7 @@ fn check_columns_exist(r: &mut Reader, columns: &[Column], checks: &[Check]) {
         return;
     }
     let span = r.key_span(r.whole(), "checks");
-    for (check, name) in checks.iter().zip(crate::checks::names(checks)) {
+    for (check, name) in checks.iter().zip(crate::project::checks::names(checks)) {
         for c in check.columns() {
             if !columns.iter().any(|d| d.name == c) {
                 let names: Vec<&str> = columns.iter().map(|d| d.name.as_str()).collect();
@@ -1480,7 +1495,7 @@ fn analyse_sql(
     for check in &table.checks {
         if let Rule::Sql(sql) = &check.rule {
             let ctx = RenderContext {
-                rows: Some(crate::checks::ROWS),
+                rows: Some(crate::project::checks::ROWS),
                 ..ctx
             };
             if let Err(e) = renderer.render(sql, &ctx) {
@@ -1819,7 +1834,7 @@ pub(crate) fn reference_location(
         .iter()
         .find(|(n, _)| n == name)
         .and_then(|(_, at)| {
-            let rendered = crate::lineage::representative_sql(project, table)?;
+            let rendered = project.representative_sql(table)?;
             let offset = template::map_to_template(&table.sql, &rendered, *at);
             let text = project.files.text(&table.sql_path).unwrap_or_default();
             Some(sql_offset_in_file(table, text, offset))

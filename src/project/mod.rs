@@ -2,6 +2,8 @@
 //! `tables/`, their templates and the tables their SQL reads, and the
 //! diagnostics that point back into those files.
 
+pub mod checks;
+pub mod columns;
 pub mod config;
 pub mod definition;
 pub mod diagnostic;

@@ -32,7 +32,7 @@ use sqlparser::ast::{
 };
 
 pub use super::dialect::SqlDialect;
-use crate::lineage::columns::{query_lineage, ColumnLineage};
+use crate::project::columns::{query_lineage, ColumnLineage};
 
 /// One table reference found in the SQL.
 #[derive(Clone, Debug, PartialEq, Eq)]

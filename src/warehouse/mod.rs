@@ -3,76 +3,29 @@
 //! inside the backend's module.
 
 pub mod bigquery;
+pub mod dialect;
 #[cfg(feature = "duckdb")]
 pub mod duckdb;
 pub mod postgres;
 
-use crate::checks::{CheckOutcome, PreparedCheck};
-use crate::env::Env;
-use crate::ingest::{Batch, Landed, StreamState};
-use crate::metadata::RunId;
+use crate::env::{Env, PhysicalName};
+use crate::metadata::{JobUsage, RunId};
+use crate::project::checks::{CheckOutcome, PreparedCheck};
 use crate::project::{Column, MergeRule, Source, Strategy, TableName};
 use crate::time::{Interval, Schedule, Timestamp};
+pub use dialect::{Dialect, Within};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Where a table lives in one environment: `dataset` in prod, `<env>__dataset` elsewhere.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PhysicalName {
-    pub schema: String,
-    pub table: String,
+/// An identifier in DuckDB's and PostgreSQL's SQL.
+fn quote(ident: &str) -> String {
+    Dialect::Ansi.quote(ident)
 }
 
-impl PhysicalName {
-    pub fn of(name: &TableName, env: &Env) -> PhysicalName {
-        PhysicalName {
-            schema: env.schema(name.dataset()),
-            table: name.table().to_string(),
-        }
-    }
-
-    /// Where a source (or any production table) lives.
-    pub fn prod(name: &TableName) -> PhysicalName {
-        PhysicalName::of(name, &Env::Prod)
-    }
-
-    /// `schema.table` as written in SQL. A name of letters, digits and `_` is
-    /// left unquoted, as the definition writes it, so the engine resolves it as
-    /// it resolves the same name in a reader's SQL (PostgreSQL folds it to lower
-    /// case; DuckDB matches any case).
-    pub fn sql(&self) -> String {
-        format!("{}.{}", quote_name(&self.schema), quote_name(&self.table))
-    }
-}
-
-impl std::fmt::Display for PhysicalName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}", self.schema, self.table)
-    }
-}
-
-pub fn quote_name(ident: &str) -> String {
-    let plain = ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !ident.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        ident.to_string()
-    } else {
-        quote(ident)
-    }
-}
-
-/// Quotes an identifier when it is not a plain lowercase name.
-pub fn quote(ident: &str) -> String {
-    let plain = ident
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !ident.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        ident.to_string()
-    } else {
-        format!("\"{}\"", ident.replace('"', "\"\""))
-    }
+/// A table in DuckDB's and PostgreSQL's SQL.
+fn table_sql(name: &PhysicalName) -> String {
+    Dialect::Ansi.table(name)
 }
 
 /// One strategy write: the rows of `sql` into `target`, atomically.
@@ -139,10 +92,10 @@ impl QueryResult {
 pub fn checks_passed(outcomes: Vec<CheckOutcome>) -> Result<Vec<CheckOutcome>> {
     match outcomes
         .iter()
-        .find(|o| !o.passed() && o.severity == crate::checks::CheckSeverity::Error)
+        .find(|o| !o.passed() && o.severity == crate::project::checks::CheckSeverity::Error)
     {
         Some(failed) => Err(WarehouseError {
-            message: crate::checks::failure_message(failed),
+            message: crate::project::checks::failure_message(failed),
             checks: outcomes.clone(),
             kind: FailureKind::Data,
         }),
@@ -264,33 +217,13 @@ pub fn columns_to_add<'c>(
         .collect()
 }
 
-/// What a write cost, where the warehouse reports it (BigQuery).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct JobUsage {
-    pub bytes_processed: Option<u64>,
-    pub slot_ms: Option<u64>,
-}
-
-impl JobUsage {
-    pub fn add(&mut self, other: JobUsage) {
-        let sum = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
-        };
-        self.bytes_processed = sum(self.bytes_processed, other.bytes_processed);
-        self.slot_ms = sum(self.slot_ms, other.slot_ms);
-    }
-}
-
 pub type Result<T> = std::result::Result<T, WarehouseError>;
 
-fn no_streams() -> WarehouseError {
-    WarehouseError::new(
-        "streaming ingest lands into the DuckDB warehouse only; this warehouse cannot land streams yet",
-    )
-}
-
 pub trait Warehouse: Send + Sync {
+    /// The backend itself, for what only one backend does (`ingest::landing`).
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// How this warehouse spells its SQL.
+    fn dialect(&self) -> Dialect;
     /// Makes every source with a `location` readable under its name; file globs are
     /// re-read by every query, so new files are seen.
     fn prepare_sources(&self, sources: &[&Source], root: &Path) -> Result<()>;
@@ -319,33 +252,14 @@ pub trait Warehouse: Send + Sync {
     /// Drops every table of a non-production environment.
     fn drop_env(&self, env: &Env) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;
-    /// Creates a stream source's landing table and bookkeeping when missing, and
-    /// returns where its ingest resumes.
-    fn open_stream(&self, source: &Source) -> Result<StreamState> {
-        let _ = source;
-        Err(no_streams())
-    }
-    /// Lands a batch in one transaction with the position it ends at: only event
-    /// ids the table does not hold yet, counting those older than `late_before`.
-    fn land(
-        &self,
-        source: &Source,
-        batch: &Batch,
-        late_before: Option<Timestamp>,
-    ) -> Result<Landed> {
-        let _ = (source, batch, late_before);
-        Err(no_streams())
-    }
-    /// Lands archived events (Parquet files) through the same dedup; returns
-    /// what landed and the archive's latest event time.
-    fn replay(
-        &self,
-        source: &Source,
-        files: &str,
-        late_before: Option<Timestamp>,
-    ) -> Result<(Landed, Option<Timestamp>)> {
-        let _ = (source, files, late_before);
-        Err(no_streams())
+    /// A table's columns and their types, in order.
+    fn columns(&self, name: &PhysicalName) -> Result<Vec<(String, String)>>;
+    /// The rows of a table, all of them or those within an interval.
+    fn rows_in(&self, name: &PhysicalName, within: Option<Within>) -> Result<QueryResult> {
+        self.query(&format!(
+            "SELECT * FROM {}",
+            self.dialect().rows_in(name, within)
+        ))
     }
     /// Checks a query without running it; the bytes it would scan where the
     /// warehouse knows (`validate --dry-run`).

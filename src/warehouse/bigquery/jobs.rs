@@ -2,7 +2,8 @@
 //! with backoff until done, page through results, and turn BigQuery's errors into
 //! messages that name the table and the position in its SQL.
 
-use crate::warehouse::{FailureKind, JobUsage, QueryResult, Result, WarehouseError};
+use crate::metadata::JobUsage;
+use crate::warehouse::{FailureKind, QueryResult, Result, WarehouseError};
 use gcp_bigquery_client::auth::Authenticator;
 use gcp_bigquery_client::client_builder::ClientBuilder;
 use gcp_bigquery_client::error::BQError;

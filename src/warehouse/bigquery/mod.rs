@@ -9,7 +9,7 @@ pub mod sql;
 pub use jobs::Credentials;
 
 use super::*;
-use crate::checks::{ROWS, SAMPLE_ROWS};
+use crate::project::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use jobs::{JobFor, Jobs};
 use sql::{Layout, MergeSpec};
@@ -215,7 +215,7 @@ impl BigQueryWarehouse {
     ) -> Result<Vec<CheckOutcome>> {
         let mut outcomes = Vec::with_capacity(checks.len());
         for check in checks {
-            let query = check.sql.replace(ROWS, rows);
+            let query = Dialect::BigQuery.offending_rows(check).replace(ROWS, rows);
             let counted = self
                 .jobs
                 .run(&sql::count_rows(&query), job, true)
@@ -263,6 +263,20 @@ impl BigQueryWarehouse {
 }
 
 impl Warehouse for BigQueryWarehouse {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::BigQuery
+    }
+
+    fn columns(&self, name: &PhysicalName) -> Result<Vec<(String, String)>> {
+        let info = self.jobs.table(&name.schema, &name.table)?;
+        info.map(|t| t.columns)
+            .ok_or_else(|| WarehouseError::statement(format!("table {name} does not exist")))
+    }
+
     fn prepare_sources(&self, sources: &[&Source], _root: &Path) -> Result<()> {
         match sources.iter().find(|s| s.location.is_some()) {
             Some(source) => Err(WarehouseError::new(format!(

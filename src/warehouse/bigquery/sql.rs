@@ -8,9 +8,10 @@
 //! records the run id in `_derived.commits`, so a run whose process died can be
 //! told apart from one that committed before the log heard about it.
 
+use crate::env::PhysicalName;
 use crate::project::{Column, MergeRule};
 use crate::time::{Interval, Schedule, Timestamp};
-use crate::warehouse::PhysicalName;
+use crate::warehouse::Dialect;
 
 /// The dataset holding `commits`; created with the first schemas.
 pub const INTERNAL_DATASET: &str = "_derived";
@@ -226,24 +227,6 @@ fn combine(column: &str, rule: MergeRule, time_column: Option<&str>) -> String {
     }
 }
 
-/// How a combined value meets the table's: `None` keeps the table's.
-fn merged(column: &str, rule: MergeRule) -> Option<String> {
-    let (t, s) = (
-        format!("t.{}", quote(column)),
-        format!("s.{}", quote(column)),
-    );
-    let either = |both: String| {
-        format!("CASE WHEN {s} IS NULL THEN {t} WHEN {t} IS NULL THEN {s} ELSE {both} END")
-    };
-    match rule {
-        MergeRule::Min => Some(either(format!("LEAST({t}, {s})"))),
-        MergeRule::Max => Some(either(format!("GREATEST({t}, {s})"))),
-        MergeRule::Sum => Some(either(format!("{t} + {s}"))),
-        MergeRule::Overwrite => Some(s),
-        MergeRule::Keep => None,
-    }
-}
-
 /// What a merge needs to know about the rows it upserts.
 pub struct MergeSpec<'a> {
     pub columns: &'a [String],
@@ -276,7 +259,11 @@ pub fn merge(
         .collect();
     let sets: Vec<String> = values
         .iter()
-        .filter_map(|c| merged(c, rule(c)).map(|v| format!("{} = {v}", quote(c))))
+        .filter_map(|c| {
+            Dialect::BigQuery
+                .merged(c, rule(c))
+                .map(|v| format!("{} = {v}", quote(c)))
+        })
         .collect();
     let names: Vec<String> = spec.columns.iter().map(|c| quote(c)).collect();
     let inserted: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();

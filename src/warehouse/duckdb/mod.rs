@@ -5,21 +5,19 @@
 //! that committed before the metadata log heard about it.
 
 use super::*;
-use crate::checks::{ROWS, SAMPLE_ROWS};
+use crate::project::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use crate::time::from_micros;
 use ::duckdb::types::{TimeUnit, Value};
 use ::duckdb::{AccessMode, Config, Connection};
 use std::sync::Mutex;
 
-mod streams;
-
 pub struct DuckDbWarehouse {
     base: Mutex<Connection>,
     pool: Mutex<Vec<Connection>>,
 }
 
-fn err(e: ::duckdb::Error) -> WarehouseError {
+pub(crate) fn err(e: ::duckdb::Error) -> WarehouseError {
     let message = e.to_string();
     WarehouseError {
         kind: failure_kind(&message),
@@ -62,7 +60,8 @@ impl DuckDbWarehouse {
                 WarehouseError::new(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| WarehouseError::new(open_error(path, &e)))?;
+        let conn = Connection::open(path)
+            .map_err(|e| WarehouseError::new(crate::metadata::duckdb::open_error(path, &e)))?;
         conn.execute_batch(SETUP).map_err(err)?;
         Ok(DuckDbWarehouse {
             base: Mutex::new(conn),
@@ -100,7 +99,7 @@ impl DuckDbWarehouse {
     }
 
     /// A connection of its own for one thread, returned to the pool afterwards.
-    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let pooled = self.pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match pooled {
             Some(c) => c,
@@ -122,26 +121,6 @@ impl DuckDbWarehouse {
             .unwrap_or_else(|e| e.into_inner())
             .push(conn);
         result
-    }
-}
-
-/// Why a DuckDB file could not be opened; another process holding it gets a
-/// message that says what to do.
-pub fn open_error(path: &Path, e: &::duckdb::Error) -> String {
-    let text = e.to_string();
-    if text.contains("Could not set lock") {
-        let holder = text
-            .split("Conflicting lock is held in ")
-            .nth(1)
-            .map(|s| format!(" ({})", s.trim()))
-            .unwrap_or_default();
-        format!(
-            "another derived process is using {}{holder}; wait for it to finish and run again. \
-             A DuckDB project admits one writing process at a time",
-            path.display()
-        )
-    } else {
-        format!("cannot open {}: {text}", path.display())
     }
 }
 
@@ -170,20 +149,22 @@ fn rebuild_into(
     build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
 ) -> Result<u64> {
     let target = rebuild.target;
-    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))
+    conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_sql(fresh)))
         .map_err(err)?;
     let built = build(&Fresh { conn, table: fresh });
     let swapped = built.and_then(|()| {
         in_transaction(conn, |conn| {
             let rows: i64 = conn
-                .query_row(&format!("SELECT count(*) FROM {}", fresh.sql()), [], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    &format!("SELECT count(*) FROM {}", table_sql(fresh)),
+                    [],
+                    |r| r.get(0),
+                )
                 .map_err(err)?;
             conn.execute_batch(&format!(
                 "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
-                target.sql(),
-                fresh.sql(),
+                table_sql(target),
+                table_sql(fresh),
                 quote(&target.table)
             ))
             .map_err(err)?;
@@ -192,12 +173,15 @@ fn rebuild_into(
         })
     });
     if swapped.is_err() {
-        let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
+        let _ = conn.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_sql(fresh)));
     }
     swapped
 }
 
-fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+pub(crate) fn in_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
     conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
     match f(conn) {
         Ok(v) => {
@@ -211,11 +195,11 @@ fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>
     }
 }
 
-fn literal(t: Timestamp) -> String {
+pub(crate) fn literal(t: Timestamp) -> String {
     format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
 }
 
-fn string_literal(s: &str) -> String {
+pub(crate) fn string_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
@@ -280,7 +264,7 @@ fn write_into(
     if request.strategy == Strategy::Replace {
         return in_transaction(conn, |c| {
             let rows = write_replace(c, request)?;
-            let checks = run_checks(c, &request.target.sql(), request.checks)?;
+            let checks = run_checks(c, &table_sql(request.target), request.checks)?;
             finish(c, rows)?;
             Ok(WriteOutcome {
                 rows,
@@ -320,7 +304,7 @@ fn write_into(
 }
 
 fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
-    let target = request.target.sql();
+    let target = table_sql(request.target);
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TABLE {target} AS {}",
         typed_select(request.sql, request.columns)
@@ -367,15 +351,15 @@ fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
     }
     conn.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {name} LIMIT 0",
-        request.target.sql()
+        table_sql(request.target)
     ))
     .map_err(err)?;
-    let existing = column_types(conn, &request.target.sql())?;
+    let existing = column_types(conn, &table_sql(request.target))?;
     let mut added = Vec::new();
     for (column, data_type) in columns_to_add(&columns, &existing) {
         conn.execute_batch(&format!(
             "ALTER TABLE {} ADD COLUMN {} {data_type}",
-            request.target.sql(),
+            table_sql(request.target),
             quote(column)
         ))
         .map_err(err)?;
@@ -425,7 +409,7 @@ fn rows_inside_interval(conn: &Connection, request: &WriteRequest, stage: &str) 
 }
 
 fn apply_append(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Result<u64> {
-    let target = request.target.sql();
+    let target = table_sql(request.target);
     let inside = interval_filter(request.time_column.unwrap_or_default(), request.interval);
     conn.execute_batch(&format!("DELETE FROM {target} WHERE {inside}"))
         .map_err(err)?;
@@ -446,7 +430,7 @@ fn run_checks(
 ) -> Result<Vec<CheckOutcome>> {
     let mut outcomes = Vec::with_capacity(checks.len());
     for check in checks {
-        let sql = check.sql.replace(ROWS, rows);
+        let sql = Dialect::Ansi.offending_rows(check).replace(ROWS, rows);
         let failing: i64 = conn
             .query_row(
                 &format!("SELECT count(*) FROM (\n{sql}\n) AS offending"),
@@ -502,23 +486,6 @@ fn combine(column: &str, data_type: &str, rule: MergeRule, time_column: Option<&
     }
 }
 
-fn merged(column: &str, rule: MergeRule) -> Option<String> {
-    let (t, s) = (
-        format!("t.{}", quote(column)),
-        format!("s.{}", quote(column)),
-    );
-    let either = |both: String| {
-        format!("CASE WHEN {s} IS NULL THEN {t} WHEN {t} IS NULL THEN {s} ELSE {both} END")
-    };
-    match rule {
-        MergeRule::Min => Some(either(format!("least({t}, {s})"))),
-        MergeRule::Max => Some(either(format!("greatest({t}, {s})"))),
-        MergeRule::Sum => Some(either(format!("{t} + {s}"))),
-        MergeRule::Overwrite => Some(s),
-        MergeRule::Keep => None,
-    }
-}
-
 fn apply_merge(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Result<u64> {
     let is_key = |c: &str| request.unique_key.iter().any(|k| k == c);
     let rule = |c: &str| {
@@ -549,7 +516,11 @@ fn apply_merge(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Re
         .map(|k| format!("t.{k} IS NOT DISTINCT FROM s.{k}"))
         .collect();
     let sets: Vec<String> = values
-        .filter_map(|(c, _)| merged(c, rule(c)).map(|v| format!("{} = {v}", quote(c))))
+        .filter_map(|(c, _)| {
+            Dialect::Ansi
+                .merged(c, rule(c))
+                .map(|v| format!("{} = {v}", quote(c)))
+        })
         .collect();
     let names: Vec<String> = staged.columns.iter().map(|(c, _)| quote(c)).collect();
     let inserted: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();
@@ -562,7 +533,7 @@ fn apply_merge(conn: &Connection, request: &WriteRequest, staged: &Staged) -> Re
         .execute(
             &format!(
                 "MERGE INTO {} AS t USING ({combined}) AS s ON {} {when_matched}WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
-                request.target.sql(),
+                table_sql(request.target),
                 on.join(" AND "),
                 names.join(", "),
                 inserted.join(", ")
@@ -583,6 +554,18 @@ fn read_function(format: &str, path: &str) -> String {
 }
 
 impl Warehouse for DuckDbWarehouse {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Ansi
+    }
+
+    fn columns(&self, name: &PhysicalName) -> Result<Vec<(String, String)>> {
+        self.with_conn(|c| column_types(c, &table_sql(name)))
+    }
+
     fn prepare_sources(&self, sources: &[&Source], root: &Path) -> Result<()> {
         let mut batch = String::new();
         for source in sources {
@@ -594,7 +577,7 @@ impl Warehouse for DuckDbWarehouse {
             batch.push_str(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {}; CREATE OR REPLACE VIEW {} AS SELECT * FROM {};\n",
                 quote(&target.schema),
-                target.sql(),
+                table_sql(&target),
                 read_function(&location.format, &path.to_string_lossy())
             ));
         }
@@ -641,7 +624,7 @@ impl Warehouse for DuckDbWarehouse {
         let sql = format!(
             "SELECT epoch_us(max(CAST({} AS TIMESTAMP))) FROM {}",
             quote(column),
-            target.sql()
+            table_sql(&target)
         );
         self.with_conn(|c| {
             c.query_row(&sql, [], |r| r.get::<_, Option<i64>>(0))
@@ -698,7 +681,7 @@ impl Warehouse for DuckDbWarehouse {
     }
 
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
-        self.with_conn(|conn| match run_checks(conn, &rows.sql(), checks) {
+        self.with_conn(|conn| match run_checks(conn, &table_sql(rows), checks) {
             Ok(outcomes) => Ok(outcomes),
             Err(e) if !e.checks.is_empty() => Ok(e.checks),
             Err(e) => Err(e),
@@ -763,28 +746,6 @@ impl Warehouse for DuckDbWarehouse {
             .collect();
         self.with_conn(|c| c.execute_batch(&batch).map_err(err))?;
         Ok(schemas.len())
-    }
-
-    fn open_stream(&self, source: &Source) -> Result<StreamState> {
-        self.with_conn(|c| streams::open(c, source))
-    }
-
-    fn land(
-        &self,
-        source: &Source,
-        batch: &Batch,
-        late_before: Option<Timestamp>,
-    ) -> Result<Landed> {
-        self.with_conn(|c| streams::land(c, source, batch, late_before))
-    }
-
-    fn replay(
-        &self,
-        source: &Source,
-        files: &str,
-        late_before: Option<Timestamp>,
-    ) -> Result<(Landed, Option<Timestamp>)> {
-        self.with_conn(|c| streams::replay(c, source, files, late_before))
     }
 
     fn table_exists(&self, name: &PhysicalName) -> Result<bool> {

@@ -6,7 +6,7 @@
 pub mod sql;
 
 use super::*;
-use crate::checks::{ROWS, SAMPLE_ROWS};
+use crate::project::checks::{ROWS, SAMPLE_ROWS};
 use crate::project::Strategy;
 use sql::MergeSpec;
 use std::sync::Mutex;
@@ -128,14 +128,15 @@ impl Session<'_> {
         build: &mut dyn FnMut(&dyn FreshTable) -> Result<()>,
     ) -> Result<u64> {
         let target = rebuild.target;
-        self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()))?;
+        self.batch(&format!("DROP TABLE IF EXISTS {}", table_sql(fresh)))?;
         let built = build(&Fresh {
             session: self,
             table: fresh,
         });
         let swapped = built.and_then(|()| {
             self.in_transaction(|| {
-                let rows = self.count(&format!("SELECT count(*) FROM {}", fresh.sql()))? as u64;
+                let rows =
+                    self.count(&format!("SELECT count(*) FROM {}", table_sql(fresh)))? as u64;
                 self.batch(&format!(
                     "{};\n{}",
                     sql::swap(target, fresh),
@@ -145,7 +146,7 @@ impl Session<'_> {
             })
         });
         if swapped.is_err() {
-            let _ = self.batch(&format!("DROP TABLE IF EXISTS {}", fresh.sql()));
+            let _ = self.batch(&format!("DROP TABLE IF EXISTS {}", table_sql(fresh)));
         }
         swapped
     }
@@ -250,7 +251,7 @@ impl Session<'_> {
     fn run_checks(&self, rows: &str, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
         let mut outcomes = Vec::with_capacity(checks.len());
         for check in checks {
-            let query = check.sql.replace(ROWS, rows);
+            let query = Dialect::Ansi.offending_rows(check).replace(ROWS, rows);
             let failing = self.count(&sql::count_rows(&query)).map_err(|e| {
                 WarehouseError::new(format!("check {} could not run: {}", check.name, e.message))
             })?;
@@ -280,7 +281,7 @@ impl Session<'_> {
         let stage = sql::companion(target, &format!("stage_{}", request.run_id));
         self.in_transaction(|| {
             self.batch(&sql::create_stage(&stage, request.sql, request.columns))?;
-            let columns = self.columns(&stage.sql())?;
+            let columns = self.columns(&table_sql(&stage))?;
             let names: Vec<String> = columns.iter().map(|(c, _)| c.clone()).collect();
             let needed: Vec<&str> = match request.strategy {
                 Strategy::Append => request.time_column.into_iter().collect(),
@@ -306,16 +307,16 @@ impl Session<'_> {
                     )));
                 }
             }
-            let checks = self.run_checks(&stage.sql(), request.checks)?;
-            let rows = self.count(&format!("SELECT count(*) FROM {}", stage.sql()))? as u64;
+            let checks = self.run_checks(&table_sql(&stage), request.checks)?;
+            let rows = self.count(&format!("SELECT count(*) FROM {}", table_sql(&stage)))? as u64;
             let mut added = Vec::new();
             if request.strategy != Strategy::Replace {
                 self.batch(&sql::create_target(target, &stage))?;
-                let existing = self.columns(&target.sql())?;
+                let existing = self.columns(&table_sql(target))?;
                 for (column, data_type) in columns_to_add(&columns, &existing) {
                     self.batch(&format!(
                         "ALTER TABLE {} ADD COLUMN {} {data_type}",
-                        target.sql(),
+                        table_sql(target),
                         quote(column)
                     ))?;
                     added.push(column.clone());
@@ -326,7 +327,7 @@ impl Session<'_> {
                 (Strategy::Append, Some(time_column)) => format!(
                     "{};\nDROP TABLE {}",
                     sql::append(target, &stage, &names, time_column, request.interval),
-                    stage.sql()
+                    table_sql(&stage)
                 ),
                 _ => format!(
                     "{};\nDROP TABLE {}",
@@ -340,7 +341,7 @@ impl Session<'_> {
                             time_column: request.time_column,
                         }
                     ),
-                    stage.sql()
+                    table_sql(&stage)
                 ),
             };
             self.batch(&publish)?;
@@ -374,6 +375,25 @@ fn normalize(value: serde_json::Value, data_type: &str) -> serde_json::Value {
 }
 
 impl Warehouse for PostgresWarehouse {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn dialect(&self) -> Dialect {
+        Dialect::Ansi
+    }
+
+    fn columns(&self, name: &PhysicalName) -> Result<Vec<(String, String)>> {
+        self.with_client(|s| {
+            let rows = s.rows(&format!(
+                "SELECT column_name::text, data_type::text FROM information_schema.columns WHERE table_schema = lower({}) AND table_name = lower({}) ORDER BY ordinal_position",
+                sql::string(&name.schema),
+                sql::string(&name.table)
+            ))?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
     fn prepare_sources(&self, sources: &[&Source], _root: &Path) -> Result<()> {
         match sources.iter().find(|s| s.location.is_some()) {
             Some(source) => Err(WarehouseError::new(format!(
@@ -410,7 +430,7 @@ impl Warehouse for PostgresWarehouse {
         for schema in schemas {
             batch.push_str(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {};\n",
-                crate::warehouse::quote_name(schema)
+                Dialect::Ansi.name(schema)
             ));
         }
         batch.push_str(sql::SETUP);
@@ -443,7 +463,7 @@ impl Warehouse for PostgresWarehouse {
     }
 
     fn check(&self, rows: &PhysicalName, checks: &[PreparedCheck]) -> Result<Vec<CheckOutcome>> {
-        self.with_client(|s| match s.run_checks(&rows.sql(), checks) {
+        self.with_client(|s| match s.run_checks(&table_sql(rows), checks) {
             Ok(outcomes) => Ok(outcomes),
             Err(e) if !e.checks.is_empty() => Ok(e.checks),
             Err(e) => Err(e),

@@ -3,9 +3,10 @@
 //! rows, checking them, publishing them and recording the commit — is one
 //! transaction: a failure anywhere leaves nothing behind.
 
+use crate::env::PhysicalName;
 use crate::project::{Column, MergeRule};
 use crate::time::{Interval, Timestamp};
-use crate::warehouse::{quote, PhysicalName};
+use crate::warehouse::{quote, table_sql, Dialect};
 use std::collections::BTreeMap;
 
 pub const INTERNAL_SCHEMA: &str = "_derived";
@@ -31,14 +32,14 @@ pub fn companion(target: &PhysicalName, suffix: &str) -> PhysicalName {
 pub fn create_stage(stage: &PhysicalName, sql: &str, columns: &[Column]) -> String {
     let sql = sql.trim().trim_end_matches(';');
     let mut statements = vec![
-        format!("DROP TABLE IF EXISTS {}", stage.sql()),
-        format!("CREATE TABLE {} AS\n{sql}", stage.sql()),
+        format!("DROP TABLE IF EXISTS {}", table_sql(stage)),
+        format!("CREATE TABLE {} AS\n{sql}", table_sql(stage)),
     ];
     statements.extend(columns.iter().filter_map(|c| {
         c.data_type.as_ref().map(|t| {
             format!(
                 "ALTER TABLE {} ALTER COLUMN {c} TYPE {t} USING CAST({c} AS {t})",
-                stage.sql(),
+                table_sql(stage),
                 c = quote(&c.name)
             )
         })
@@ -59,7 +60,7 @@ pub fn inside(column: &str, interval: Interval) -> String {
 pub fn row_outside(stage: &PhysicalName, column: &str, interval: Interval) -> String {
     format!(
         "SELECT CAST({c} AS TEXT) FROM {} WHERE NOT ({}) OR {c} IS NULL LIMIT 1",
-        stage.sql(),
+        table_sql(stage),
         inside(&quote(column), interval),
         c = quote(column)
     )
@@ -85,8 +86,8 @@ pub fn commit(run_id: i64, target: &PhysicalName, rows: u64) -> String {
 pub fn swap(target: &PhysicalName, stage: &PhysicalName) -> String {
     format!(
         "DROP TABLE IF EXISTS {};\nALTER TABLE {} RENAME TO {}",
-        target.sql(),
-        stage.sql(),
+        table_sql(target),
+        table_sql(stage),
         quote(&target.table)
     )
 }
@@ -95,8 +96,8 @@ pub fn swap(target: &PhysicalName, stage: &PhysicalName) -> String {
 pub fn create_target(target: &PhysicalName, stage: &PhysicalName) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {} AS TABLE {} WITH NO DATA",
-        target.sql(),
-        stage.sql()
+        table_sql(target),
+        table_sql(stage)
     )
 }
 
@@ -112,8 +113,8 @@ pub fn append(
     format!(
         "DELETE FROM {t} WHERE {};\nINSERT INTO {t} ({names}) SELECT {names} FROM {}",
         inside(&quote(time_column), interval),
-        stage.sql(),
-        t = target.sql(),
+        table_sql(stage),
+        t = table_sql(target),
         names = names.join(", ")
     )
 }
@@ -132,24 +133,6 @@ fn combine(column: &str, rule: MergeRule, time_column: Option<&str>) -> String {
             format!("(array_agg({c} ORDER BY {} ASC NULLS LAST))[1]", quote(t))
         }
         (MergeRule::Overwrite | MergeRule::Keep, None) => format!("(array_agg({c}))[1]"),
-    }
-}
-
-/// How a combined value meets the table's: `None` keeps the table's.
-fn merged(column: &str, rule: MergeRule) -> Option<String> {
-    let (t, s) = (
-        format!("t.{}", quote(column)),
-        format!("s.{}", quote(column)),
-    );
-    let either = |both: String| {
-        format!("CASE WHEN {s} IS NULL THEN {t} WHEN {t} IS NULL THEN {s} ELSE {both} END")
-    };
-    match rule {
-        MergeRule::Min => Some(either(format!("least({t}, {s})"))),
-        MergeRule::Max => Some(either(format!("greatest({t}, {s})"))),
-        MergeRule::Sum => Some(either(format!("{t} + {s}"))),
-        MergeRule::Overwrite => Some(s),
-        MergeRule::Keep => None,
     }
 }
 
@@ -182,7 +165,11 @@ pub fn merge(target: &PhysicalName, stage: &PhysicalName, spec: &MergeSpec) -> S
         .collect();
     let sets: Vec<String> = values
         .iter()
-        .filter_map(|(c, _)| merged(c, rule(c)).map(|v| format!("{} = {v}", quote(c))))
+        .filter_map(|(c, _)| {
+            Dialect::Ansi
+                .merged(c, rule(c))
+                .map(|v| format!("{} = {v}", quote(c)))
+        })
         .collect();
     let names: Vec<String> = spec.columns.iter().map(|(c, _)| quote(c)).collect();
     let inserted: Vec<String> = names.iter().map(|c| format!("s.{c}")).collect();
@@ -194,9 +181,9 @@ pub fn merge(target: &PhysicalName, stage: &PhysicalName, spec: &MergeSpec) -> S
     format!(
         "MERGE INTO {} AS t USING (\nSELECT {} FROM {} GROUP BY {}\n) AS s ON {}{when_matched}\n\
          WHEN NOT MATCHED THEN INSERT ({}) VALUES ({})",
-        target.sql(),
+        table_sql(target),
         select.join(", "),
-        stage.sql(),
+        table_sql(stage),
         keys.join(", "),
         on.join(" AND "),
         names.join(", "),
@@ -211,7 +198,7 @@ pub fn max_time(source: &PhysicalName, column: &str) -> String {
     format!(
         "SELECT CAST(extract(epoch FROM max({})) * 1000000 AS BIGINT) FROM {}",
         quote(column),
-        source.sql()
+        table_sql(source)
     )
 }
 
@@ -310,7 +297,7 @@ mod tests {
         MERGE INTO core.user_voice_firsts AS t USING (
         SELECT user_id, CAST(min(first_voice_at) AS timestamp without time zone) AS first_voice_at, CAST(sum(sessions) AS bigint) AS sessions, CAST((array_agg(first_guild_id ORDER BY last_voice_at ASC NULLS LAST))[1] AS bigint) AS first_guild_id, CAST((array_agg(last_voice_at ORDER BY last_voice_at DESC NULLS LAST))[1] AS timestamp without time zone) AS last_voice_at FROM core.user_voice_firsts__derived_stage_3 GROUP BY user_id
         ) AS s ON t.user_id IS NOT DISTINCT FROM s.user_id
-        WHEN MATCHED THEN UPDATE SET first_voice_at = CASE WHEN s.first_voice_at IS NULL THEN t.first_voice_at WHEN t.first_voice_at IS NULL THEN s.first_voice_at ELSE least(t.first_voice_at, s.first_voice_at) END, sessions = CASE WHEN s.sessions IS NULL THEN t.sessions WHEN t.sessions IS NULL THEN s.sessions ELSE t.sessions + s.sessions END, last_voice_at = s.last_voice_at
+        WHEN MATCHED THEN UPDATE SET first_voice_at = CASE WHEN s.first_voice_at IS NULL THEN t.first_voice_at WHEN t.first_voice_at IS NULL THEN s.first_voice_at ELSE LEAST(t.first_voice_at, s.first_voice_at) END, sessions = CASE WHEN s.sessions IS NULL THEN t.sessions WHEN t.sessions IS NULL THEN s.sessions ELSE t.sessions + s.sessions END, last_voice_at = s.last_voice_at
         WHEN NOT MATCHED THEN INSERT (user_id, first_voice_at, sessions, first_guild_id, last_voice_at) VALUES (s.user_id, s.first_voice_at, s.sessions, s.first_guild_id, s.last_voice_at)
         ");
     }

@@ -2,12 +2,41 @@
 //! `INSERT OR IGNORE` lands each event once; the batch's stream position is
 //! written in the same transaction, so a crash redelivers or resumes, never both.
 
-use super::{err, in_transaction, literal, string_literal};
-use crate::ingest::{Batch, Landed, StreamState};
+use super::{Batch, Landed, Landing, StreamState};
+use crate::env::PhysicalName;
 use crate::project::{Column, Source, Stream};
 use crate::time::{from_micros, to_micros, Interval, Schedule, Timestamp};
-use crate::warehouse::{quote, PhysicalName, Result, WarehouseError};
+use crate::warehouse::duckdb::{err, in_transaction, literal, string_literal, DuckDbWarehouse};
+use crate::warehouse::{Dialect, Result, WarehouseError};
 use ::duckdb::{params, Connection};
+
+impl Landing for DuckDbWarehouse {
+    fn open_stream(&self, source: &Source) -> Result<StreamState> {
+        self.with_conn(|c| open(c, source))
+    }
+
+    fn land(
+        &self,
+        source: &Source,
+        batch: &Batch,
+        late_before: Option<Timestamp>,
+    ) -> Result<Landed> {
+        self.with_conn(|c| land(c, source, batch, late_before))
+    }
+
+    fn replay(
+        &self,
+        source: &Source,
+        files: &str,
+        late_before: Option<Timestamp>,
+    ) -> Result<(Landed, Option<Timestamp>)> {
+        self.with_conn(|c| replay(c, source, files, late_before))
+    }
+}
+
+fn quote(ident: &str) -> String {
+    Dialect::Ansi.quote(ident)
+}
 
 const SETUP: &str = "CREATE TABLE IF NOT EXISTS _derived.stream_batches (source VARCHAR NOT NULL, origin VARCHAR, first_sequence BIGINT, last_sequence BIGINT, replayed VARCHAR, events BIGINT NOT NULL, landed BIGINT NOT NULL, duplicates BIGINT NOT NULL, rejected BIGINT NOT NULL, late BIGINT NOT NULL, max_event_time TIMESTAMP, committed_at TIMESTAMP NOT NULL); \
     CREATE TABLE IF NOT EXISTS _derived.stream_late (source VARCHAR NOT NULL, last_sequence BIGINT, late_from TIMESTAMP NOT NULL, late_to TIMESTAMP NOT NULL); \
@@ -39,7 +68,7 @@ fn declared_type<'s>(source: &'s Source, column: &str) -> &'s str {
         .map_or("VARCHAR", |c| typed(c).1)
 }
 
-pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
+fn open(c: &Connection, source: &Source) -> Result<StreamState> {
     let stream = stream_of(source)?;
     let target = PhysicalName::prod(&source.name);
     let columns: Vec<String> = source
@@ -53,7 +82,7 @@ pub fn open(c: &Connection, source: &Source) -> Result<StreamState> {
     c.execute_batch(&format!(
         "{SETUP}; CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} ({}, PRIMARY KEY ({}))",
         quote(&target.schema),
-        target.sql(),
+        Dialect::Ansi.table(&target),
         columns.join(", "),
         quote(&stream.event_id)
     ))
@@ -154,7 +183,7 @@ fn late(
          WHERE l.event_time < {} AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = CAST(l.event_id AS {})) \
          GROUP BY date_trunc('hour', l.event_time) ORDER BY 2",
         literal(before),
-        target.sql(),
+        Dialect::Ansi.table(&target),
         quote(&stream.event_id),
         declared_type(source, &stream.event_id)
     );
@@ -188,7 +217,7 @@ fn late(
 
 /// Lands a batch; when a value does not fit its column (the insert fails),
 /// lands it again setting such events aside, a cost paid only then.
-pub fn land(
+fn land(
     c: &Connection,
     source: &Source,
     batch: &Batch,
@@ -256,7 +285,7 @@ fn land_batch(
                 &format!(
                     "INSERT OR IGNORE INTO {} ({}) SELECT {} FROM _derived_landing \
                      QUALIFY row_number() OVER (PARTITION BY CAST(event_id AS {}) ORDER BY sequence) = 1",
-                    target.sql(),
+                    Dialect::Ansi.table(&target),
                     names.join(", "),
                     casts.join(", "),
                     declared_type(source, &stream.event_id)
@@ -396,7 +425,7 @@ fn record_batch(c: &Connection, row: &BatchRow) -> Result<()> {
     Ok(())
 }
 
-pub fn replay(
+fn replay(
     c: &Connection,
     source: &Source,
     files: &str,
@@ -435,7 +464,7 @@ pub fn replay(
             .execute(
                 &format!(
                     "INSERT OR IGNORE INTO {} ({}) SELECT {} FROM _derived_replay",
-                    target.sql(),
+                    Dialect::Ansi.table(&target),
                     names.join(", "),
                     names.join(", ")
                 ),

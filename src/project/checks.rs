@@ -1,9 +1,11 @@
 //! Data checks (write–audit–publish): rules on the rows a run produced, run
 //! inside the write before anything is published, and on demand.
 //!
-//! A check is turned into one query returning the offending rows of a `rows`
-//! relation; the warehouse substitutes its staging relation for [`ROWS`].
+//! A check becomes one query returning the offending rows of a `rows` relation,
+//! written by each warehouse in its dialect; the warehouse substitutes its
+//! staging relation for [`ROWS`].
 
+use crate::env::PhysicalName;
 use crate::project::TableName;
 use crate::time::Duration;
 use serde::Serialize;
@@ -91,58 +93,6 @@ impl Check {
             _ => Vec::new(),
         }
     }
-
-    /// The query returning offending rows of [`ROWS`]; `target` names a related
-    /// table physically, `custom` is the rendered SQL of a `sql:` check.
-    pub fn offending_rows(
-        &self,
-        target: impl Fn(&TableName) -> String,
-        custom: Option<&str>,
-    ) -> Option<String> {
-        let q = crate::warehouse::quote;
-        Some(match &self.rule {
-            Rule::NotNull(columns) => {
-                let any_null: Vec<String> = columns.iter().map(|c| format!("{} IS NULL", q(c))).collect();
-                format!("SELECT * FROM {ROWS} WHERE {}", any_null.join(" OR "))
-            }
-            Rule::Unique(columns) => {
-                let cols: Vec<String> = columns.iter().map(|c| q(c)).collect();
-                let cols = cols.join(", ");
-                format!("SELECT {cols}, count(*) AS duplicates FROM {ROWS} GROUP BY {cols} HAVING count(*) > 1")
-            }
-            Rule::AcceptedValues { column, values } => {
-                format!("SELECT * FROM {ROWS} WHERE {c} IS NOT NULL AND {c} NOT IN ({})", values.join(", "), c = q(column))
-            }
-            Rule::Range { column, min, max } => {
-                let mut outside = Vec::new();
-                if let Some(min) = min {
-                    outside.push(format!("{} < {min}", q(column)));
-                }
-                if let Some(max) = max {
-                    outside.push(format!("{} > {max}", q(column)));
-                }
-                format!("SELECT * FROM {ROWS} WHERE {}", outside.join(" OR "))
-            }
-            Rule::Relationship { column, table, to } => format!(
-                "SELECT * FROM {ROWS} AS r WHERE r.{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = r.{c})",
-                target(table),
-                q(to),
-                c = q(column)
-            ),
-            Rule::RowCount { min, max } => {
-                let mut outside = Vec::new();
-                if let Some(min) = min {
-                    outside.push(format!("count(*) < {min}"));
-                }
-                if let Some(max) = max {
-                    outside.push(format!("count(*) > {max}"));
-                }
-                format!("SELECT count(*) AS row_count FROM {ROWS} HAVING {}", outside.join(" OR "))
-            }
-            Rule::Sql(_) => custom?.trim().trim_end_matches(';').to_string(),
-            Rule::Freshness { .. } => return None,
-        })
-    }
 }
 
 /// Every check's name, `sql` checks numbered in the order written.
@@ -158,12 +108,23 @@ pub fn names(checks: &[Check]) -> Vec<String> {
         .collect()
 }
 
-/// A check ready to run: its name, severity and offending-rows query.
+/// A check ready to run on some rows: each warehouse writes its query.
 #[derive(Clone, Debug)]
 pub struct PreparedCheck {
     pub name: String,
     pub severity: CheckSeverity,
-    pub sql: String,
+    pub query: CheckQuery,
+}
+
+#[derive(Clone, Debug)]
+pub enum CheckQuery {
+    /// A rule on rows; `related` is where a relationship's table lives.
+    Rule {
+        rule: Rule,
+        related: Option<PhysicalName>,
+    },
+    /// A `sql` check, rendered: a query returning offending rows of [`ROWS`].
+    Sql(String),
 }
 
 /// What a check found.
@@ -217,25 +178,19 @@ mod tests {
     }
 
     #[test]
-    fn rules_become_offending_row_queries() {
-        let unique = check(Rule::Unique(vec!["day".into(), "platform".into()]));
+    fn checks_are_named_stably_and_values_become_literals() {
+        let checks = [
+            check(Rule::Unique(vec!["day".into(), "platform".into()])),
+            check(Rule::Sql("SELECT 1".into())),
+            check(Rule::Freshness {
+                max_lag: Duration::from_seconds(60),
+            }),
+            check(Rule::Sql("SELECT 2".into())),
+        ];
         assert_eq!(
-            unique.offending_rows(|t| t.to_string(), None).unwrap(),
-            format!("SELECT day, platform, count(*) AS duplicates FROM {ROWS} GROUP BY day, platform HAVING count(*) > 1")
+            names(&checks),
+            ["unique(day, platform)", "sql#1", "freshness", "sql#2"]
         );
-        let range = check(Rule::Range {
-            column: "dau".into(),
-            min: Some("0".into()),
-            max: None,
-        });
-        assert_eq!(
-            range.offending_rows(|t| t.to_string(), None).unwrap(),
-            format!("SELECT * FROM {ROWS} WHERE dau < 0")
-        );
-        let fresh = check(Rule::Freshness {
-            max_lag: Duration::from_seconds(60),
-        });
-        assert_eq!(fresh.offending_rows(|t| t.to_string(), None), None);
         assert_eq!(
             literal(&serde_yaml::Value::String("it's".into())).unwrap(),
             "'it''s'"

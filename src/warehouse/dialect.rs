@@ -1,0 +1,216 @@
+//! How each warehouse spells identifiers, table names and time filters, and the
+//! SQL every backend shares written once over those spellings: check queries,
+//! merge rules and the rows of a table within an interval. Nothing outside
+//! `warehouse/` writes dialect SQL; it asks the warehouse's [`Dialect`].
+
+use crate::env::PhysicalName;
+use crate::project::checks::{CheckQuery, PreparedCheck, Rule, ROWS};
+use crate::project::MergeRule;
+use crate::time::{Interval, Timestamp};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// DuckDB and PostgreSQL: `"quoted"` identifiers.
+    Ansi,
+    /// BigQuery: `` `quoted` `` identifiers, case kept.
+    BigQuery,
+}
+
+/// Rows of a table whose time column falls in an interval.
+#[derive(Clone, Copy, Debug)]
+pub struct Within<'a> {
+    pub time_column: &'a str,
+    pub interval: Interval,
+}
+
+impl Dialect {
+    /// An identifier as SQL: left bare when the engine reads it back unchanged.
+    pub fn quote(self, ident: &str) -> String {
+        match self {
+            // PostgreSQL folds bare names to lower case, so anything else is quoted.
+            Dialect::Ansi => {
+                let plain = ident
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                    && !ident.starts_with(|c: char| c.is_ascii_digit());
+                if plain {
+                    ident.to_string()
+                } else {
+                    format!("\"{}\"", ident.replace('"', "\"\""))
+                }
+            }
+            Dialect::BigQuery => {
+                if is_plain(ident) {
+                    ident.to_string()
+                } else {
+                    format!("`{}`", ident.replace('\\', "\\\\").replace('`', "\\`"))
+                }
+            }
+        }
+    }
+
+    /// `schema.table` as written in SQL. A name of letters, digits and `_` is
+    /// left bare, as the definition writes it, so the engine resolves it as it
+    /// resolves the same name in a reader's SQL (PostgreSQL folds it to lower
+    /// case; DuckDB matches any case; BigQuery keeps it).
+    pub fn table(self, name: &PhysicalName) -> String {
+        format!("{}.{}", self.name(&name.schema), self.name(&name.table))
+    }
+
+    /// A schema or table name: bare when plain, in any case (see [`Dialect::table`]).
+    pub fn name(self, part: &str) -> String {
+        if is_plain(part) {
+            part.to_string()
+        } else {
+            self.quote(part)
+        }
+    }
+
+    /// A UTC instant; every dialect reads this literal alike.
+    pub fn timestamp(self, t: Timestamp) -> String {
+        format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    }
+
+    /// The rows of `name`, all of them or those `within` an interval, as a relation.
+    pub fn rows_in(self, name: &PhysicalName, within: Option<Within>) -> String {
+        let table = self.table(name);
+        match within {
+            None => format!("(SELECT * FROM {table})"),
+            Some(w) => format!(
+                "(SELECT * FROM {table} WHERE {c} >= {} AND {c} < {})",
+                self.timestamp(w.interval.start),
+                self.timestamp(w.interval.end),
+                c = self.quote(w.time_column)
+            ),
+        }
+    }
+
+    /// The query returning the offending rows of [`ROWS`] (whose relation the
+    /// warehouse substitutes).
+    pub fn offending_rows(self, check: &PreparedCheck) -> String {
+        let q = |c: &str| self.quote(c);
+        let rule = match &check.query {
+            CheckQuery::Sql(sql) => return sql.trim().trim_end_matches(';').to_string(),
+            CheckQuery::Rule { rule, related } => (rule, related),
+        };
+        match rule {
+            (Rule::NotNull(columns), _) => {
+                let any_null: Vec<String> =
+                    columns.iter().map(|c| format!("{} IS NULL", q(c))).collect();
+                format!("SELECT * FROM {ROWS} WHERE {}", any_null.join(" OR "))
+            }
+            (Rule::Unique(columns), _) => {
+                let cols: Vec<String> = columns.iter().map(|c| q(c)).collect();
+                let cols = cols.join(", ");
+                format!("SELECT {cols}, count(*) AS duplicates FROM {ROWS} GROUP BY {cols} HAVING count(*) > 1")
+            }
+            (Rule::AcceptedValues { column, values }, _) => format!(
+                "SELECT * FROM {ROWS} WHERE {c} IS NOT NULL AND {c} NOT IN ({})",
+                values.join(", "),
+                c = q(column)
+            ),
+            (Rule::Range { column, min, max }, _) => {
+                let mut outside = Vec::new();
+                if let Some(min) = min {
+                    outside.push(format!("{} < {min}", q(column)));
+                }
+                if let Some(max) = max {
+                    outside.push(format!("{} > {max}", q(column)));
+                }
+                format!("SELECT * FROM {ROWS} WHERE {}", outside.join(" OR "))
+            }
+            (Rule::Relationship { column, to, .. }, related) => format!(
+                "SELECT * FROM {ROWS} AS r WHERE r.{c} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {} AS t WHERE t.{} = r.{c})",
+                related.as_ref().map_or_else(String::new, |t| self.table(t)),
+                q(to),
+                c = q(column)
+            ),
+            (Rule::RowCount { min, max }, _) => {
+                let mut outside = Vec::new();
+                if let Some(min) = min {
+                    outside.push(format!("count(*) < {min}"));
+                }
+                if let Some(max) = max {
+                    outside.push(format!("count(*) > {max}"));
+                }
+                format!("SELECT count(*) AS row_count FROM {ROWS} HAVING {}", outside.join(" OR "))
+            }
+            // Never prepared as rules: a `sql` check arrives rendered, freshness is no rule on rows.
+            (Rule::Sql(_) | Rule::Freshness { .. }, _) => format!("SELECT * FROM {ROWS} WHERE 1 = 0"),
+        }
+    }
+
+    /// A merge rule as the new value of `column`, combining the target's row
+    /// `t` with the incoming `s`; None keeps the target's value.
+    pub fn merged(self, column: &str, rule: MergeRule) -> Option<String> {
+        let (t, s) = (
+            format!("t.{}", self.quote(column)),
+            format!("s.{}", self.quote(column)),
+        );
+        let either = |both: String| {
+            format!("CASE WHEN {s} IS NULL THEN {t} WHEN {t} IS NULL THEN {s} ELSE {both} END")
+        };
+        match rule {
+            MergeRule::Min => Some(either(format!("LEAST({t}, {s})"))),
+            MergeRule::Max => Some(either(format!("GREATEST({t}, {s})"))),
+            MergeRule::Sum => Some(either(format!("{t} + {s}"))),
+            MergeRule::Overwrite => Some(s),
+            MergeRule::Keep => None,
+        }
+    }
+}
+
+fn is_plain(ident: &str) -> bool {
+    !ident.is_empty()
+        && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !ident.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::checks::CheckSeverity;
+
+    fn prepared(rule: Rule) -> PreparedCheck {
+        PreparedCheck {
+            name: "c".into(),
+            severity: CheckSeverity::Error,
+            query: CheckQuery::Rule {
+                rule,
+                related: None,
+            },
+        }
+    }
+
+    #[test]
+    fn checks_quote_mixed_case_columns_in_each_dialect() {
+        let range = prepared(Rule::Range {
+            column: "DailyActiveUsers".into(),
+            min: Some("0".into()),
+            max: None,
+        });
+        assert_eq!(
+            Dialect::Ansi.offending_rows(&range),
+            format!("SELECT * FROM {ROWS} WHERE \"DailyActiveUsers\" < 0")
+        );
+        assert_eq!(
+            Dialect::BigQuery.offending_rows(&range),
+            format!("SELECT * FROM {ROWS} WHERE DailyActiveUsers < 0")
+        );
+        let unique = prepared(Rule::Unique(vec!["day".into(), "my col".into()]));
+        assert_eq!(
+            Dialect::BigQuery.offending_rows(&unique),
+            format!("SELECT day, `my col`, count(*) AS duplicates FROM {ROWS} GROUP BY day, `my col` HAVING count(*) > 1")
+        );
+    }
+
+    #[test]
+    fn tables_stay_bare_when_plain() {
+        let name = PhysicalName {
+            schema: "Core".into(),
+            table: "my table".into(),
+        };
+        assert_eq!(Dialect::Ansi.table(&name), "Core.\"my table\"");
+        assert_eq!(Dialect::BigQuery.table(&name), "Core.`my table`");
+    }
+}
