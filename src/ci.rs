@@ -317,7 +317,7 @@ pub fn render(report: &Report) -> String {
 fn render_diff(out: &mut String, d: &TableDiff) {
     let range = d
         .range
-        .map(|r| format!(" over {} .. {}", format_ts(r.start), format_ts(r.end)))
+        .map(|r| format!(" over {} .. {}", format_ts(r.start()), format_ts(r.end())))
         .unwrap_or_default();
     let prod = |v: Option<i64>| v.map_or("–".to_string(), |v| v.to_string());
     let _ = writeln!(out, "### `{}` vs production{range}\n", d.table);

@@ -7,9 +7,9 @@
 use crate::dag::Dag;
 use crate::env::{Env, PhysicalName};
 use crate::metadata::{
-    JobUsage, Leases, MetadataStore, NewRun, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
+    JobUsage, Leases, MetadataStore, NewRun, RunAction, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
 };
-use crate::plan::{Action, ActionKind, Blocked, Plan};
+use crate::plan::{Action, Blocked, Plan};
 use crate::project::checks::{
     self, failure_message, CheckOutcome, CheckQuery, CheckSeverity, PreparedCheck, Rule, ROWS,
 };
@@ -59,7 +59,7 @@ impl Progress for NoProgress {}
 pub struct RunOutcome {
     pub run_id: RunId,
     pub table: String,
-    pub action: &'static str,
+    pub action: RunAction,
     #[serde(with = "crate::time::serde_ts")]
     pub interval_start: Timestamp,
     #[serde(with = "crate::time::serde_ts")]
@@ -483,7 +483,7 @@ fn worker(
         }
         let ok = outcomes
             .iter()
-            .all(|o| o.status == RunStatus::Success || o.action == EXPORT);
+            .all(|o| o.status == RunStatus::Success || o.action == RunAction::Export);
         let mut s = scheduler.lock().unwrap_or_else(|e| e.into_inner());
         s.report.runs.extend(outcomes);
         s.report.lease_seconds += lease_seconds;
@@ -551,8 +551,8 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
     let table = ctx.project.table(&job.table).expect("planned tables exist");
     let mut outcomes = Vec::new();
     for action in &job.actions {
-        let full_export = table.strategy != Strategy::Append || action.kind == ActionKind::Rebuild;
-        if action.kind == ActionKind::Export {
+        let full_export = table.strategy != Strategy::Append || action.kind == RunAction::Rebuild;
+        if action.kind == RunAction::Export {
             for &batch in &action.batches {
                 outcomes.extend(run_exports(ctx, table, batch, full_export));
             }
@@ -560,7 +560,7 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
         }
         // A rebuild of an append or merge table is one unit into a fresh
         // table, which isolates its failing intervals itself.
-        let into_fresh = action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace;
+        let into_fresh = action.kind == RunAction::Rebuild && table.strategy != Strategy::Replace;
         let units: Vec<Vec<Interval>> = if into_fresh {
             vec![action.batches.clone()]
         } else {
@@ -638,7 +638,7 @@ impl Unit<'_, '_> {
 
     fn can_split(&self, batch: Interval) -> bool {
         self.table.strategy != Strategy::Replace
-            && self.table.schedule.next(batch.start) < batch.end
+            && self.table.schedule.next(batch.start()) < batch.end()
     }
 
     /// Runs a batch; when it fails on data, splits it in two until the failing
@@ -699,13 +699,13 @@ impl Unit<'_, '_> {
 /// The intervals of a batch split into two runs of consecutive intervals.
 fn halves(table: &Table, batch: Interval) -> Vec<Interval> {
     let count = crate::plan::count_intervals(table, batch);
-    let mut middle = batch.start;
+    let mut middle = batch.start();
     for _ in 0..count / 2 {
         middle = table.schedule.next(middle);
     }
     [
-        Interval::new(batch.start, middle),
-        Interval::new(middle, batch.end),
+        Interval::new(batch.start(), middle),
+        Interval::new(middle, batch.end()),
     ]
     .into_iter()
     .flatten()
@@ -725,7 +725,6 @@ fn same_failure(a: &RunOutcome, b: &RunOutcome) -> bool {
     message(a) == message(b)
 }
 
-const EXPORT: &str = "export";
 
 /// Copies the rows a successful run wrote to each online store of the table,
 /// one log row per store. Shadow and other non-production environments never export.
@@ -739,7 +738,7 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
         let new_run = NewRun {
             table: table.name.clone(),
             env: ctx.env.to_string(),
-            action: EXPORT.to_string(),
+            action: RunAction::Export,
             interval: Some(interval),
             fingerprint: table.fingerprint.clone(),
             git_commit: ctx.git_commit.map(str::to_string),
@@ -758,9 +757,9 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
         let mut outcome = RunOutcome {
             run_id: 0,
             table: table.name.to_string(),
-            action: EXPORT,
-            interval_start: interval.start,
-            interval_end: interval.end,
+            action: RunAction::Export,
+            interval_start: interval.start(),
+            interval_end: interval.end(),
             status: RunStatus::Failed,
             rows_written: None,
             error: None,
@@ -849,10 +848,7 @@ fn export_rows(
 }
 
 fn span(batches: &[Interval]) -> Interval {
-    Interval {
-        start: batches[0].start,
-        end: batches[batches.len() - 1].end,
-    }
+    batches[0].span(&batches[batches.len() - 1])
 }
 
 /// One log row: a single batch, or every batch of a rebuild into a fresh table
@@ -884,7 +880,7 @@ fn run_unit(
         let read = upstream_runs.iter().filter_map(|u| u.watermark).min();
         (upstream_runs, read, !s.last_run.contains_key(&table.name))
     };
-    let is_first_build = first_build || action.kind == ActionKind::Rebuild;
+    let is_first_build = first_build || action.kind == RunAction::Rebuild;
     let rendered: Result<Vec<Rendered>, String> = batches
         .iter()
         .map(|&batch| render(ctx, table, &target, batch, is_first_build))
@@ -892,7 +888,7 @@ fn run_unit(
     let new_run = NewRun {
         table: table.name.clone(),
         env: ctx.env.to_string(),
-        action: action.kind.name().to_string(),
+        action: action.kind,
         interval: Some(whole),
         fingerprint: table.fingerprint.clone(),
         git_commit: ctx.git_commit.map(str::to_string),
@@ -914,9 +910,9 @@ fn run_unit(
     let mut outcome = RunOutcome {
         run_id: 0,
         table: table.name.to_string(),
-        action: action.kind.name(),
-        interval_start: whole.start,
-        interval_end: whole.end,
+        action: action.kind,
+        interval_start: whole.start(),
+        interval_end: whole.end(),
         status: RunStatus::Failed,
         rows_written: None,
         error: None,
@@ -944,7 +940,7 @@ fn run_unit(
                 })
                 .collect();
             let written =
-                if action.kind == ActionKind::Rebuild && table.strategy != Strategy::Replace {
+                if action.kind == RunAction::Rebuild && table.strategy != Strategy::Replace {
                     let rebuild = Rebuild {
                         run_id,
                         table: &table.name,
@@ -1259,7 +1255,7 @@ impl FreshIsolation<'_, '_> {
         };
         let alike =
             parent.is_some_and(|p| p.kind == FailureKind::Unknown && p.message == error.message);
-        let splittable = self.table.schedule.next(request.interval.start) < request.interval.end;
+        let splittable = self.table.schedule.next(request.interval.start()) < request.interval.end();
         if matches!(error.kind, FailureKind::Statement | FailureKind::Timeout)
             || (alike && !splittable)
         {
@@ -1293,7 +1289,7 @@ impl FreshIsolation<'_, '_> {
     fn fail(&mut self, interval: Interval, error: &str) {
         self.log_failed(interval, error.to_string());
         if self.table.strategy == Strategy::Merge {
-            if let Some(rest) = Interval::new(interval.end, self.whole.end) {
+            if let Some(rest) = Interval::new(interval.end(), self.whole.end()) {
                 self.log_failed(
                     rest,
                     format!("not applied: the interval {interval} before it failed"),
@@ -1320,9 +1316,9 @@ impl FreshIsolation<'_, '_> {
         self.failed.push(RunOutcome {
             run_id,
             table: self.table.name.to_string(),
-            action: ActionKind::Rebuild.name(),
-            interval_start: interval.start,
-            interval_end: interval.end,
+            action: RunAction::Rebuild,
+            interval_start: interval.start(),
+            interval_end: interval.end(),
             status: RunStatus::Failed,
             rows_written: None,
             error: Some(error),
@@ -1336,7 +1332,7 @@ impl FreshIsolation<'_, '_> {
 fn record_success(
     table: &Table,
     batch: Interval,
-    kind: ActionKind,
+    kind: RunAction,
     run_id: RunId,
     read_watermark: Option<Timestamp>,
     state: &Mutex<State>,
@@ -1347,7 +1343,7 @@ fn record_success(
         Strategy::Replace => read_watermark,
         Strategy::Append | Strategy::Merge => {
             let coverage = s.coverage.entry(table.name.clone()).or_default();
-            if kind == ActionKind::Rebuild {
+            if kind == RunAction::Rebuild {
                 *coverage = IntervalSet::default();
             }
             coverage.insert(batch);

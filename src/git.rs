@@ -20,12 +20,6 @@ pub struct Revision {
     pub files: InMemory,
 }
 
-impl Revision {
-    pub fn short(&self) -> &str {
-        &self.commit[..self.commit.len().min(7)]
-    }
-}
-
 struct Located {
     repo: Repository,
     /// The project folder relative to the repository's work tree.

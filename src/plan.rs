@@ -8,41 +8,17 @@
 //! completes its day, and no sooner.
 
 use crate::dag::Dag;
-use crate::metadata::{Failure, LogSnapshot, RunId, RunStatus, TableLog};
+use crate::metadata::{Failure, LogSnapshot, RunAction, RunId, RunStatus, TableLog};
 use crate::project::{Project, Strategy, Table, TableName};
 use crate::time::{format_ts, Interval, IntervalSet, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ActionKind {
-    Create,
-    Increment,
-    Rebuild,
-    Repair,
-    Backfill,
-    /// Copy already-written rows to the online stores again (a failed export).
-    Export,
-}
-
-impl ActionKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ActionKind::Create => "create",
-            ActionKind::Increment => "increment",
-            ActionKind::Rebuild => "rebuild",
-            ActionKind::Repair => "repair",
-            ActionKind::Backfill => "backfill",
-            ActionKind::Export => "export",
-        }
-    }
-}
+use std::fmt;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Action {
     pub table: TableName,
-    pub kind: ActionKind,
+    pub kind: RunAction,
     /// What runs, in order: each batch is one statement and one log row.
     pub batches: Vec<Interval>,
     pub reason: String,
@@ -86,6 +62,51 @@ pub struct Plan {
     pub actions: Vec<Action>,
     pub blocked: Vec<Blocked>,
     pub nodes: HashMap<TableName, Projection>,
+}
+
+/// One line per action (`kind table [start, end) in N batch(es): reason`),
+/// then one per blocked table, then the projected watermark of every node
+/// that has one, in name order: stable, for reading and for snapshot tests.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(now) = self.now {
+            writeln!(f, "now {}", format_ts(now))?;
+        }
+        for action in &self.actions {
+            let span = match (action.batches.first(), action.batches.last()) {
+                (Some(first), Some(last)) => {
+                    format!("[{}, {})", format_ts(first.start()), format_ts(last.end()))
+                }
+                _ => "-".into(),
+            };
+            writeln!(
+                f,
+                "{:<9} {} {span} in {} batch(es): {}",
+                action.kind,
+                action.table,
+                action.batches.len(),
+                action.reason
+            )?;
+        }
+        for blocked in &self.blocked {
+            let waiting: Vec<&str> = blocked.waiting_for.iter().map(TableName::as_str).collect();
+            writeln!(f, "blocked   {} waiting for {}", blocked.table, waiting.join(", "))?;
+        }
+        let mut nodes: Vec<_> = self.nodes.iter().collect();
+        nodes.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, node) in nodes {
+            let through = |t: Option<Timestamp>| t.map_or("-".to_string(), format_ts);
+            writeln!(
+                f,
+                "node      {name} through {} -> {}{}{}",
+                through(node.watermark),
+                through(node.projected),
+                if node.waiting { " waiting" } else { "" },
+                if node.broken { " broken" } else { "" },
+            )?;
+        }
+        Ok(())
+    }
 }
 
 pub struct PlanInput<'a> {
@@ -216,12 +237,12 @@ fn plan_table(
     let due_end = table
         .schedule
         .last_interval(table.start, input.now)
-        .map(|i| i.end);
+        .map(|i| i.end());
     let ready = readiness(input, table, &out.nodes, due_end.unwrap_or(table.start));
     let ready_end = ready
         .bound
         .and_then(|b| table.schedule.last_interval(table.start, b))
-        .map(|i| i.end);
+        .map(|i| i.end());
     let situation = TableSituation {
         table,
         log,
@@ -282,12 +303,12 @@ fn plan_table(
             first_line(failed_export.error.as_deref().unwrap_or(""))
         );
         out.actions
-            .push(action(table, ActionKind::Export, vec![interval], reason));
+            .push(action(table, RunAction::Export, vec![interval], reason));
     }
     for mut action in actions {
         if matches!(
             action.kind,
-            ActionKind::Rebuild | ActionKind::Repair | ActionKind::Backfill
+            RunAction::Rebuild | RunAction::Repair | RunAction::Backfill
         ) {
             let set = rewritten.entry(table.name.clone()).or_default();
             for batch in &action.batches {
@@ -370,10 +391,6 @@ fn complete(table: &Table, log: &TableLog) -> IntervalSet {
     complete
 }
 
-fn is_rewrite(action: &str) -> bool {
-    crate::metadata::REWRITE_ACTIONS.contains(&action)
-}
-
 fn upstream_rewrites(
     input: &PlanInput,
     table: &Table,
@@ -416,7 +433,7 @@ fn first_line(text: &str) -> &str {
     }
 }
 
-fn action(table: &Table, kind: ActionKind, batches: Vec<Interval>, reason: String) -> Action {
+fn action(table: &Table, kind: RunAction, batches: Vec<Interval>, reason: String) -> Action {
     Action {
         table: table.name.clone(),
         kind,
@@ -444,7 +461,7 @@ fn describe(rewrites: &[&UpstreamRewrite]) -> String {
 fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Vec<Action>) {
     let (table, log) = (s.table, s.log);
     let last = log.last_success.as_ref();
-    let watermark = last.and_then(|a| a.read_watermark.or(a.interval.map(|i| i.end)));
+    let watermark = last.and_then(|a| a.read_watermark.or(a.interval.map(|i| i.end())));
     let mut projection = Projection {
         watermark,
         projected: watermark,
@@ -465,38 +482,38 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
         .collect();
     let behind = last
         .and_then(|a| a.interval)
-        .is_none_or(|i| i.end < latest.end);
+        .is_none_or(|i| i.end() < latest.end());
     // A backfill or rebuild someone asked for that failed is asked again.
     let failed_request = log.last_attempt.as_ref().filter(|a| {
-        a.status == RunStatus::Failed && matches!(a.action.as_str(), "backfill" | "rebuild")
+        a.status == RunStatus::Failed && matches!(a.action, RunAction::Backfill | RunAction::Rebuild)
     });
     let (kind, reason) = match (last, s.requested) {
         (None, _) => (
-            ActionKind::Create,
+            RunAction::Create,
             format!("new table: snapshot for {latest}"),
         ),
         (Some(_), _) if s.fingerprint_changed => (
-            ActionKind::Rebuild,
+            RunAction::Rebuild,
             "fingerprint changed: definition".to_string(),
         ),
         (Some(_), Some(RequestKind::Rebuild)) => {
-            (ActionKind::Rebuild, "rebuild requested".to_string())
+            (RunAction::Rebuild, "rebuild requested".to_string())
         }
         (Some(_), Some(RequestKind::Backfill(_))) => {
-            (ActionKind::Backfill, "backfill requested".to_string())
+            (RunAction::Backfill, "backfill requested".to_string())
         }
-        (Some(_), None) if !stale.is_empty() => (ActionKind::Repair, describe(&stale)),
+        (Some(_), None) if !stale.is_empty() => (RunAction::Repair, describe(&stale)),
         (Some(_), None) if failed_request.is_some() => {
             let attempt = failed_request.expect("checked");
-            let kind = if attempt.action == "rebuild" {
-                ActionKind::Rebuild
+            let kind = if attempt.action == RunAction::Rebuild {
+                RunAction::Rebuild
             } else {
-                ActionKind::Backfill
+                RunAction::Backfill
             };
             (kind, format!("the {} failed", attempt.action))
         }
         (Some(_), None) if behind => (
-            ActionKind::Increment,
+            RunAction::Increment,
             format!("new period ready: snapshot for {latest}"),
         ),
         (Some(_), None) => return (projection, Vec::new()),
@@ -584,7 +601,7 @@ fn rebuild_from_start(
         projection,
         vec![action(
             table,
-            ActionKind::Rebuild,
+            RunAction::Rebuild,
             batches(table, range),
             reason,
         )],
@@ -622,7 +639,7 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
         if !batches.is_empty() {
             actions.push(action(
                 table,
-                ActionKind::Backfill,
+                RunAction::Backfill,
                 batches,
                 format!("backfill of {range} requested"),
             ));
@@ -649,7 +666,7 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
             .collect();
         actions.push(action(
             table,
-            ActionKind::Repair,
+            RunAction::Repair,
             batches,
             describe(&causes),
         ));
@@ -682,11 +699,11 @@ fn retried_rewrites(
     rerun: &mut IntervalSet,
 ) -> Vec<Action> {
     let mut out = Vec::new();
-    for kind in [ActionKind::Backfill, ActionKind::Repair] {
+    for kind in [RunAction::Backfill, RunAction::Repair] {
         let failed: Vec<&Failure> = current_failures(table, log)
             .into_iter()
-            .filter(|f| is_rewrite(&f.action))
-            .filter(|f| (f.action == "repair") == (kind == ActionKind::Repair))
+            .filter(|f| f.action.rewrites())
+            .filter(|f| (f.action == RunAction::Repair) == (kind == RunAction::Repair))
             .collect();
         let mut intervals = IntervalSet::default();
         for failure in &failed {
@@ -725,11 +742,11 @@ fn new_intervals(table: &Table, log: &TableLog, missing: &[Interval]) -> Action 
         .flat_map(|range| batches(table, *range))
         .collect();
     let count: usize = batches.iter().map(|b| count_intervals(table, *b)).sum();
-    let through = format_ts(missing.last().expect("non-empty").end);
+    let through = format_ts(missing.last().expect("non-empty").end());
     if log.last_success.is_none() {
         action(
             table,
-            ActionKind::Create,
+            RunAction::Create,
             batches,
             format!(
                 "new table: {count} interval(s) since {} ready through {through}",
@@ -739,7 +756,7 @@ fn new_intervals(table: &Table, log: &TableLog, missing: &[Interval]) -> Action 
     } else {
         action(
             table,
-            ActionKind::Increment,
+            RunAction::Increment,
             batches,
             format!("{count} new interval(s) ready through {through}"),
         )
@@ -749,14 +766,14 @@ fn new_intervals(table: &Table, log: &TableLog, missing: &[Interval]) -> Action 
 /// The table's intervals inside `range` (widened to the grid) that end by `ready_end`.
 fn aligned_within(table: &Table, range: Interval, ready_end: Timestamp) -> IntervalSet {
     let mut set = IntervalSet::default();
-    let mut s = table.schedule.floor(range.start.max(table.start));
-    while s < range.end {
+    let mut s = table.schedule.floor(range.start().max(table.start));
+    while s < range.end() {
         let i = table.schedule.interval_at(s);
-        if i.end > ready_end {
+        if i.end() > ready_end {
             break;
         }
         set.insert(i);
-        s = i.end;
+        s = i.end();
     }
     set
 }
@@ -771,10 +788,10 @@ fn stale_intervals(
     ready_end: Timestamp,
 ) -> Vec<Interval> {
     let mut out = Vec::new();
-    let mut s = table.schedule.floor(w.range.start.max(table.start));
+    let mut s = table.schedule.floor(w.range.start().max(table.start));
     loop {
         let i = table.schedule.interval_at(s);
-        if i.end > ready_end || table.input_range(i).start >= w.range.end {
+        if i.end() > ready_end || table.input_range(i).start() >= w.range.end() {
             return out;
         }
         let ran_since = |run_id: RunId| {
@@ -785,7 +802,7 @@ fn stale_intervals(
         if coverage.contains(&i) && w.run_id.is_none_or(|id| !ran_since(id)) {
             out.push(i);
         }
-        s = i.end;
+        s = i.end();
     }
 }
 
@@ -794,16 +811,16 @@ fn gaps(coverage: &IntervalSet, start: Timestamp, end: Timestamp) -> Vec<Interva
     let mut out = Vec::new();
     let mut at = start;
     for r in coverage.ranges() {
-        if r.end <= at {
+        if r.end() <= at {
             continue;
         }
-        if r.start >= end {
+        if r.start() >= end {
             break;
         }
-        if let Some(gap) = Interval::new(at, r.start.min(end)) {
+        if let Some(gap) = Interval::new(at, r.start().min(end)) {
             out.push(gap);
         }
-        at = at.max(r.end);
+        at = at.max(r.end());
     }
     out.extend(Interval::new(at, end));
     out
@@ -813,17 +830,17 @@ fn gaps(coverage: &IntervalSet, start: Timestamp, end: Timestamp) -> Vec<Interva
 pub fn batches(table: &Table, range: Interval) -> Vec<Interval> {
     let size = table.max_batch();
     let mut out = Vec::new();
-    let mut s = range.start;
-    while s < range.end {
+    let mut s = range.start();
+    while s < range.end() {
         let mut e = s;
         for _ in 0..size {
             e = table.schedule.next(e);
-            if e >= range.end {
+            if e >= range.end() {
                 break;
             }
         }
-        let e = e.min(range.end);
-        out.push(Interval { start: s, end: e });
+        let e = e.min(range.end());
+        out.extend(Interval::new(s, e));
         s = e;
     }
     out
@@ -831,8 +848,8 @@ pub fn batches(table: &Table, range: Interval) -> Vec<Interval> {
 
 pub fn count_intervals(table: &Table, range: Interval) -> usize {
     let mut n = 0;
-    let mut s = range.start;
-    while s < range.end {
+    let mut s = range.start();
+    while s < range.end() {
         s = table.schedule.next(s);
         n += 1;
     }
@@ -840,22 +857,22 @@ pub fn count_intervals(table: &Table, range: Interval) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::metadata::{Attempt, RunStatus};
-    use crate::project::{Config, Freshness, Node, Source, SqlOrigin};
-    use crate::time::{parse_timestamp, Schedule};
-    use std::path::Path;
+mod fixture {
+    //! The definitions every plan test builds on.
 
-    fn ts(text: &str) -> Timestamp {
+    use super::*;
+    use crate::project::{Freshness, Node, Source, SqlOrigin};
+    use crate::time::{parse_timestamp, Schedule};
+
+    pub fn ts(text: &str) -> Timestamp {
         parse_timestamp(text).unwrap()
     }
 
-    fn name(text: &str) -> TableName {
+    pub fn name(text: &str) -> TableName {
         TableName::parse(text).unwrap()
     }
 
-    fn source(n: &str) -> Node {
+    pub fn source(n: &str) -> Node {
         Node::Source(Source {
             name: name(n),
             file: "s.yml".into(),
@@ -868,7 +885,7 @@ mod tests {
         })
     }
 
-    fn table(n: &str, schedule: Schedule, strategy: Strategy, upstreams: &[&str]) -> Table {
+    pub fn table(n: &str, schedule: Schedule, strategy: Strategy, upstreams: &[&str]) -> Table {
         Table {
             name: name(n),
             file: "t.yml".into(),
@@ -900,6 +917,16 @@ mod tests {
             sql_analysable: true,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{name, source, table, ts};
+    use super::*;
+    use crate::metadata::{Attempt, RunStatus};
+    use crate::project::{Config, Node};
+    use crate::time::Schedule;
+    use std::path::Path;
 
     struct Case {
         project: Project,
@@ -933,7 +960,7 @@ mod tests {
             let log = self.log.tables.entry(name(n)).or_default();
             let attempt = Attempt {
                 run_id: 1,
-                action: "create".into(),
+                action: RunAction::Create,
                 status,
                 interval: Some(interval),
                 fingerprint: fingerprint.clone(),
@@ -950,7 +977,7 @@ mod tests {
             } else {
                 log.failures.push(Failure {
                     run_id: attempt.run_id,
-                    action: attempt.action.clone(),
+                    action: attempt.action,
                     fingerprint,
                     error: attempt.error.clone(),
                     interval,
@@ -961,13 +988,13 @@ mod tests {
         }
 
         /// A rewrite (`backfill`, `repair`, `rebuild`) of `n` that failed over the range.
-        fn failed_rewrite(mut self, n: &str, action: &str, from: &str, to: &str) -> Case {
+        fn failed_rewrite(mut self, n: &str, action: RunAction, from: &str, to: &str) -> Case {
             let fingerprint = self.project.table(&name(n)).unwrap().fingerprint.clone();
             let interval = Interval::new(ts(from), ts(to)).unwrap();
             let log = self.log.tables.entry(name(n)).or_default();
             let attempt = Attempt {
                 run_id: 2,
-                action: action.into(),
+                action,
                 status: RunStatus::Failed,
                 interval: Some(interval),
                 fingerprint: fingerprint.clone(),
@@ -977,7 +1004,7 @@ mod tests {
             };
             log.failures.push(Failure {
                 run_id: 2,
-                action: action.into(),
+                action,
                 fingerprint,
                 error: attempt.error.clone(),
                 interval,
@@ -1040,7 +1067,7 @@ mod tests {
             Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-01T23:00:00Z");
         let p = case.plan("2024-01-03T00:00:00Z");
         assert_eq!(summary(&p), [("hourly.h".to_string(), "create", 1)]);
-        assert_eq!(p.actions[0].batches[0].end, ts("2024-01-01T23:00:00Z"));
+        assert_eq!(p.actions[0].batches[0].end(), ts("2024-01-01T23:00:00Z"));
     }
 
     #[test]
@@ -1194,7 +1221,7 @@ mod tests {
             .source_through("raw.events", "2024-01-11T00:00:00Z")
             .built("core.a", "2024-01-01", "2024-01-11", RunStatus::Success)
             .built("core.b", "2024-01-01", "2024-01-11", RunStatus::Success)
-            .failed_rewrite("core.a", "backfill", "2024-01-03", "2024-01-05");
+            .failed_rewrite("core.a", RunAction::Backfill, "2024-01-03", "2024-01-05");
         let p = case.plan("2024-01-11T00:00:00Z");
         assert_eq!(summary(&p), [("core.a".to_string(), "backfill", 2)]);
         assert!(
@@ -1212,7 +1239,7 @@ mod tests {
         let case = Case::new(vec![source("raw.events"), Node::Table(Box::new(m))])
             .source_through("raw.events", "2024-01-11T00:00:00Z")
             .built("core.m", "2024-01-01", "2024-01-11", RunStatus::Success)
-            .failed_rewrite("core.m", "rebuild", "2024-01-01", "2024-01-11");
+            .failed_rewrite("core.m", RunAction::Rebuild, "2024-01-01", "2024-01-11");
         let p = case.plan("2024-01-11T00:00:00Z");
         assert_eq!(summary(&p)[0].1, "rebuild");
         assert!(p.actions[0].reason.contains("rebuilds from start"));
@@ -1228,7 +1255,7 @@ mod tests {
             .built("core.m", "2024-01-06", "2024-01-07", RunStatus::Failed);
         let p = case.plan("2024-01-11T00:00:00Z");
         assert_eq!(summary(&p), [("core.m".to_string(), "increment", 1)]);
-        assert_eq!(p.actions[0].batches[0].start, ts("2024-01-06"));
+        assert_eq!(p.actions[0].batches[0].start(), ts("2024-01-06"));
     }
 
     #[test]
@@ -1290,7 +1317,7 @@ mod tests {
         let day = Interval::new(ts("2024-01-01"), ts("2024-01-02")).unwrap();
         let b = batches(&t, day);
         assert_eq!(b.len(), 3);
-        assert_eq!(b[0].end, ts("2024-01-01T10:00:00Z"));
+        assert_eq!(b[0].end(), ts("2024-01-01T10:00:00Z"));
         assert_eq!(
             b[2],
             Interval::new(ts("2024-01-01T20:00:00Z"), ts("2024-01-02")).unwrap()
@@ -1325,14 +1352,58 @@ mod tests {
             [("daily.d".to_string(), "create", 1)]
         );
     }
+
+    /// Whole plans, rendered by `Display`, for the scenarios a reviewer reads.
+    mod snapshots {
+        use super::*;
+
+        #[test]
+        fn a_fresh_project_creates_what_its_sources_complete() {
+            let case = Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-02T00:00:00Z");
+            insta::assert_snapshot!(case.plan("2024-01-02T06:00:00Z"));
+        }
+
+        #[test]
+        fn a_failed_interval_is_retried_and_holds_its_downstream() {
+            let case = Case::new(two_daily_appends())
+                .source_through("raw.events", "2024-01-11T00:00:00Z")
+                .built("core.a", "2024-01-01", "2024-01-06", RunStatus::Success)
+                .built("core.a", "2024-01-07", "2024-01-11", RunStatus::Success)
+                .built("core.a", "2024-01-06", "2024-01-07", RunStatus::Failed);
+            insta::assert_snapshot!(case.plan("2024-01-11T00:00:00Z"));
+        }
+
+        #[test]
+        fn a_backfill_request_repairs_downstream() {
+            let case = Case::new(two_daily_appends())
+                .source_through("raw.events", "2024-01-11T00:00:00Z")
+                .built("core.a", "2024-01-01", "2024-01-11", RunStatus::Success)
+                .built("core.b", "2024-01-01", "2024-01-11", RunStatus::Success);
+            let request = Request {
+                table: name("core.a"),
+                kind: RequestKind::Backfill(
+                    Interval::new(ts("2024-01-03"), ts("2024-01-05")).unwrap(),
+                ),
+            };
+            insta::assert_snapshot!(case.plan_with("2024-01-11T00:00:00Z", true, Some(&request)));
+        }
+
+        #[test]
+        fn an_up_to_date_project_has_nothing_to_run() {
+            let case = Case::new(two_daily_appends())
+                .source_through("raw.events", "2024-01-11T00:00:00Z")
+                .built("core.a", "2024-01-01", "2024-01-11", RunStatus::Success)
+                .built("core.b", "2024-01-01", "2024-01-11", RunStatus::Success);
+            insta::assert_snapshot!(case.plan("2024-01-11T00:00:00Z"));
+        }
+    }
 }
 
 #[cfg(test)]
 mod properties {
     use super::*;
     use crate::metadata::Attempt;
-    use crate::project::Strategy;
-    use crate::project::{Config, Freshness, Node, Source, SqlOrigin};
+    use crate::project::{Config, Node, Strategy};
     use crate::time::{Schedule, Timestamp};
     use chrono::{Duration as Span, TimeZone, Utc};
     use proptest::prelude::*;
@@ -1357,49 +1428,14 @@ mod properties {
         batch: usize,
         window_hours: Option<i64>,
     ) -> Node {
-        Node::Table(Box::new(Table {
-            name: TableName::parse(name).unwrap(),
-            file: "t.yml".into(),
-            description: None,
-            owner: None,
-            schedule,
-            strategy,
-            time_column: Some("ts".into()),
-            start: base(),
-            window: window_hours.map(|h| crate::time::Duration::from_seconds(h * 3600)),
-            batch_size: Some(batch),
-            timeout: None,
-            unique_key: vec!["id".into()],
-            merge: Default::default(),
-            any_freshness: Default::default(),
-            depends_on: Vec::new(),
-            tags: Vec::new(),
-            readers: Vec::new(),
-            columns: Vec::new(),
-            checks: Vec::new(),
-            exports: Vec::new(),
-            sql: "SELECT 1".into(),
-            sql_path: "t.yml".into(),
-            sql_origin: SqlOrigin::File,
-            upstreams: vec![TableName::parse(upstream).unwrap()],
-            reference_offsets: Vec::new(),
-            fingerprint: format!("fp-{name}"),
-            lineage: None,
-            sql_analysable: true,
-        }))
+        let mut t = fixture::table(name, schedule, strategy, &[upstream]);
+        t.batch_size = Some(batch);
+        t.window = window_hours.map(|h| crate::time::Duration::from_seconds(h * 3600));
+        Node::Table(Box::new(t))
     }
 
     fn source() -> Node {
-        Node::Source(Source {
-            name: TableName::parse("raw.events").unwrap(),
-            file: "s.yml".into(),
-            description: None,
-            time_column: Some("ts".into()),
-            location: None,
-            freshness: Freshness::Marks,
-            columns: Vec::new(),
-            stream: None,
-        })
+        fixture::source("raw.events")
     }
 
     /// Records every planned batch as a success, as executing the plan would.
@@ -1416,7 +1452,7 @@ mod properties {
                     .insert(*batch);
                 let attempt = Attempt {
                     run_id: *next_id,
-                    action: action.kind.name().into(),
+                    action: action.kind,
                     status: RunStatus::Success,
                     interval: Some(*batch),
                     fingerprint: t.fingerprint.clone(),
@@ -1439,10 +1475,10 @@ mod properties {
             let until = base() + Span::hours(hours);
             let intervals = schedule.intervals(base(), until);
             for pair in intervals.windows(2) {
-                prop_assert_eq!(pair[0].end, pair[1].start);
+                prop_assert_eq!(pair[0].end(), pair[1].start());
             }
-            prop_assert!(intervals.iter().all(|i| i.start < i.end && i.end <= until));
-            let next_start = intervals.last().map_or(base(), |i| i.end);
+            prop_assert!(intervals.iter().all(|i| i.start() < i.end() && i.end() <= until));
+            let next_start = intervals.last().map_or(base(), |i| i.end());
             prop_assert!(schedule.next(next_start) > until, "the next interval has not ended");
         }
 
@@ -1456,7 +1492,7 @@ mod properties {
             }
             let range = Interval::new(base(), end).unwrap();
             let batches = batches(&t, range);
-            let flattened: Vec<Interval> = batches.iter().flat_map(|b| schedule.intervals(b.start, b.end)).collect();
+            let flattened: Vec<Interval> = batches.iter().flat_map(|b| schedule.intervals(b.start(), b.end())).collect();
             prop_assert_eq!(flattened, schedule.intervals(base(), end));
             prop_assert!(batches.iter().all(|b| count_intervals(&t, *b) <= size));
         }
@@ -1494,7 +1530,7 @@ mod properties {
             let mut next_id = 0;
             if built_hours > 0 {
                 let built = Interval::new(base(), base() + Span::hours(built_hours)).unwrap();
-                let pre = Plan { actions: vec![Action { table: TableName::parse("hourly.h").unwrap(), kind: ActionKind::Create, batches: vec![built], reason: String::new() }], ..Plan::default() };
+                let pre = Plan { actions: vec![Action { table: TableName::parse("hourly.h").unwrap(), kind: RunAction::Create, batches: vec![built], reason: String::new() }], ..Plan::default() };
                 apply(&pre, &mut log, &project, &mut next_id);
             }
             let input = |log: &'_ LogSnapshot| -> Plan {
@@ -1509,8 +1545,8 @@ mod properties {
                     first.nodes[&TableName::parse("hourly.h").unwrap()].projected.unwrap_or(base())
                 };
                 for b in &action.batches {
-                    prop_assert!(b.end <= upstream_complete, "{} ran {:?} before its upstream was complete", action.table, b);
-                    prop_assert!(b.end <= now, "nothing runs before it ends");
+                    prop_assert!(b.end() <= upstream_complete, "{} ran {:?} before its upstream was complete", action.table, b);
+                    prop_assert!(b.end() <= now, "nothing runs before it ends");
                 }
             }
             apply(&first, &mut log, &project, &mut next_id);

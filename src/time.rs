@@ -195,13 +195,30 @@ fn utc(day: NaiveDate, hour: u32) -> Timestamp {
 /// A half-open time range `[start, end)` with `start < end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Interval {
-    pub start: Timestamp,
-    pub end: Timestamp,
+    start: Timestamp,
+    end: Timestamp,
 }
 
 impl Interval {
+    /// The interval `[start, end)`; None unless `start < end`.
     pub fn new(start: Timestamp, end: Timestamp) -> Option<Interval> {
         (start < end).then_some(Interval { start, end })
+    }
+
+    pub fn start(&self) -> Timestamp {
+        self.start
+    }
+
+    pub fn end(&self) -> Timestamp {
+        self.end
+    }
+
+    /// The smallest interval holding both.
+    pub fn span(&self, other: &Interval) -> Interval {
+        Interval {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     pub fn overlaps(&self, other: &Interval) -> bool {

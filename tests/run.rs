@@ -8,15 +8,7 @@ use common::*;
 fn daily_table_waits_for_all_24_hours_and_builds_in_the_same_run_as_the_last_hour() {
     let p = events_project();
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-02 00:00:00", 3);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-01T23:00:00Z",
-        "--now",
-        "2024-01-02T06:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-01T23:00:00Z", "2024-01-02T06:00:00Z");
     let first = p.cli(&["run", "--now", "2024-01-02T06:00:00Z"]);
     assert_eq!(first.code, 0, "{}", first.stdout);
     assert_eq!(p.count("SELECT * FROM hourly.counts"), 23);
@@ -33,15 +25,7 @@ fn daily_table_waits_for_all_24_hours_and_builds_in_the_same_run_as_the_last_hou
         "waiting for the 24th hour: {plan}"
     );
 
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-02T06:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T06:00:00Z");
     let second = p
         .cli(&["run", "--now", "2024-01-02T06:00:00Z", "--format", "json"])
         .json();
@@ -66,16 +50,7 @@ fn daily_table_waits_for_all_24_hours_and_builds_in_the_same_run_as_the_last_hou
 fn a_second_run_at_the_same_now_does_nothing_and_changes_nothing() {
     let p = events_project();
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-03 00:00:00", 2);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-03T00:00:00Z",
-        "--now",
-        "2024-01-03T00:00:00Z",
-    ]);
-    assert_eq!(p.cli(&["run", "--now", "2024-01-03T00:00:00Z"]).code, 0);
+    p.mark_and_run("raw.events", "2024-01-03T00:00:00Z", "2024-01-03T00:00:00Z");
     let before = p.rows("SELECT * FROM daily.counts");
     let again = p
         .cli(&["run", "--now", "2024-01-03T00:00:00Z", "--format", "json"])
@@ -92,15 +67,7 @@ fn a_second_run_at_the_same_now_does_nothing_and_changes_nothing() {
 fn creates_are_batched_into_few_statements() {
     let p = events_project();
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-11 00:00:00", 1);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-11T00:00:00Z",
-        "--now",
-        "2024-01-11T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-11T00:00:00Z", "2024-01-11T00:00:00Z");
     let report = p
         .cli(&["run", "--now", "2024-01-11T00:00:00Z", "--format", "json"])
         .json();
@@ -126,15 +93,7 @@ sql: SELECT CAST({{ end }} AS DATE) AS day, count(*) AS n FROM raw.events WHERE 
 ",
     );
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-02 00:00:00", 1);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-02T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
     let run = p.cli(&["run", "--now", "2024-01-02T00:00:00Z", "--format", "json"]);
     assert_eq!(run.code, 1);
     let error = run.json()["runs"][0]["error"].as_str().unwrap().to_string();
@@ -177,26 +136,8 @@ fn merge_rules_keep_first_and_last_voice_times_across_intervals_and_reruns() {
            ('2024-01-02 09:00:00', 1, 'c'), ('2024-01-02 11:00:00', 2, 'x'),
            ('2024-01-03 08:00:00', 2, 'y'), ('2024-01-03 23:00:00', 1, 'd');",
     );
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-04T00:00:00Z",
-    ]);
-    assert_eq!(p.cli(&["run", "--now", "2024-01-04T00:00:00Z"]).code, 0);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-04T00:00:00Z",
-        "--now",
-        "2024-01-04T00:00:00Z",
-    ]);
-    assert_eq!(p.cli(&["run", "--now", "2024-01-04T00:00:00Z"]).code, 0);
+    p.mark_and_run("raw.events", "2024-01-02T00:00:00Z", "2024-01-04T00:00:00Z");
+    p.mark_and_run("raw.events", "2024-01-04T00:00:00Z", "2024-01-04T00:00:00Z");
     assert_eq!(
         p.cli(&["run", "--now", "2024-01-04T00:00:00Z", "--format", "json"])
             .json()["runs"]
@@ -250,28 +191,11 @@ fn a_failing_table_blocks_only_its_downstream_and_keeps_its_previous_data() {
         "name: mart.after_summary\nschedule: daily\nstart: 2024-01-01\nsql: SELECT events * 2 AS doubled FROM mart.summary\n",
     );
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-02 00:00:00", 2);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-02T00:00:00Z",
-    ]);
-    assert_eq!(p.cli(&["run", "--now", "2024-01-02T00:00:00Z"]).code, 0);
+    p.mark_and_run("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
     assert_eq!(p.rows("SELECT * FROM mart.summary"), [["48"]]);
 
     insert_events(&p, "2024-01-02 00:00:00", "2024-01-03 00:00:00", 9);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-03T00:00:00Z",
-        "--now",
-        "2024-01-03T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-03T00:00:00Z", "2024-01-03T00:00:00Z");
     let run = p.cli(&["run", "--now", "2024-01-03T00:00:00Z", "--format", "json"]);
     assert_eq!(run.code, 1);
     let report = run.json();
@@ -358,15 +282,7 @@ fn status_shows_never_run_stale_and_fresh() {
         state("2024-01-02T00:00:00Z"),
         both("never_run", "never_run")
     );
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-02T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
     assert_eq!(state("2024-01-02T00:00:00Z"), both("stale", "stale"));
     p.cli(&["run", "--now", "2024-01-02T00:00:00Z"]);
     assert_eq!(state("2024-01-02T00:00:00Z"), both("fresh", "fresh"));
@@ -387,15 +303,7 @@ fn status_shows_never_run_stale_and_fresh() {
 fn log_rows_carry_every_spec_field() {
     let p = events_project();
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-02 00:00:00", 1);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-02T00:00:00Z",
-        "--now",
-        "2024-01-02T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
     p.cli(&["run", "--now", "2024-01-02T00:00:00Z"]);
     let log = p.log(None);
     assert_eq!(log.len(), 2);
@@ -440,15 +348,7 @@ fn log_rows_carry_every_spec_field() {
 fn plan_json_matches_the_spec_shape() {
     let p = events_project();
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-02 00:00:00", 1);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-01T05:00:00Z",
-        "--now",
-        "2024-01-02T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-01T05:00:00Z", "2024-01-02T00:00:00Z");
     let plan = p
         .cli(&["plan", "--now", "2024-01-02T00:00:00Z", "--format", "json"])
         .json();
@@ -537,15 +437,7 @@ fn a_killed_run_is_recovered_with_no_lost_or_duplicated_rows() {
         &hourly_counts("batch_size: 1\n"),
     );
     insert_events(&p, "2024-01-01 00:00:00", "2024-02-01 00:00:00", 2);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-02-01T00:00:00Z",
-        "--now",
-        "2024-02-01T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-02-01T00:00:00Z", "2024-02-01T00:00:00Z");
     let mut child = p
         .process(&["run", "--now", "2024-02-01T00:00:00Z"])
         .stderr(std::process::Stdio::piped())
@@ -600,16 +492,7 @@ sql: SELECT CAST(ts AS DATE) AS day, count(*) AS n FROM hourly.events WHERE ts >
 ",
     );
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-08 00:00:00", 1000);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-08T00:00:00Z",
-        "--now",
-        "2024-01-08T00:00:00Z",
-    ]);
-    assert_eq!(p.cli(&["run", "--now", "2024-01-08T00:00:00Z"]).code, 0);
+    p.mark_and_run("raw.events", "2024-01-08T00:00:00Z", "2024-01-08T00:00:00Z");
     assert_eq!(p.count("SELECT * FROM hourly.events"), 168_000);
     assert_eq!(
         p.rows("SELECT sum(n), count(*) FROM daily.events"),
@@ -626,15 +509,7 @@ fn a_second_concurrent_run_refuses_with_a_clear_message_and_corrupts_nothing() {
         &hourly_counts("batch_size: 1\n"),
     );
     insert_events(&p, "2024-01-01 00:00:00", "2024-01-11 00:00:00", 2);
-    p.cli(&[
-        "source",
-        "mark",
-        "raw.events",
-        "--through",
-        "2024-01-11T00:00:00Z",
-        "--now",
-        "2024-01-11T00:00:00Z",
-    ]);
+    p.mark("raw.events", "2024-01-11T00:00:00Z", "2024-01-11T00:00:00Z");
     let mut first = p
         .process(&["run", "--now", "2024-01-11T00:00:00Z"])
         .stderr(std::process::Stdio::piped())

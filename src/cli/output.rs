@@ -5,7 +5,7 @@ use crate::app::checks::CheckReport;
 use crate::app::status::StatusRow;
 use crate::exec::{DryRun, RunReport};
 use crate::ingest::IngestTotals;
-use crate::metadata::{RunRecord, RunStatus};
+use crate::metadata::{RunAction, RunRecord, RunStatus};
 use crate::plan::Plan;
 use crate::project::checks::CheckSeverity;
 use crate::project::diagnostic::{render_text, to_json};
@@ -121,7 +121,7 @@ pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
             intervals: a
                 .batches
                 .iter()
-                .map(|b| [format_ts(b.start), format_ts(b.end)])
+                .map(|b| [format_ts(b.start()), format_ts(b.end())])
                 .collect(),
             interval_count: project
                 .table(&a.table)
@@ -212,7 +212,7 @@ pub fn run_report(report: &RunReport, format: Format) -> String {
     if let Some(error) = &report.setup_error {
         let _ = writeln!(out, "nothing ran: {error}");
     }
-    let mut per_table: Vec<(&str, &str, usize, u64, usize, f64)> = Vec::new();
+    let mut per_table: Vec<(&str, RunAction, usize, u64, usize, f64)> = Vec::new();
     for run in &report.runs {
         match per_table
             .iter_mut()

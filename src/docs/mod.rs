@@ -261,7 +261,7 @@ fn runs_section(body: &mut String, runs: &[RunRecord]) {
             body,
             "<tr><td>{}</td><td>{}</td><td>{interval}</td><td class=\"{s}\">{s}</td><td>{}</td><td>{}</td></tr>",
             r.run_id,
-            escape(&r.action),
+            escape(r.action.name()),
             r.rows_written.map_or("–".into(), |n| n.to_string()),
             format_ts(r.started_at),
             s = r.status.name()

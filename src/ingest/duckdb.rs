@@ -206,9 +206,12 @@ fn late(
         let (start, end) = (from_micros(min), from_micros(max + 1));
         let hour = Schedule::Hourly.floor(start);
         let follows = previous_hour.map(|h| Schedule::Hourly.next(h)) == Some(hour);
+        let Some(interval) = Interval::new(start, end) else {
+            continue;
+        };
         match ranges.last_mut() {
-            Some(last) if follows => last.end = end,
-            _ => ranges.extend(Interval::new(start, end)),
+            Some(last) if follows => *last = last.span(&interval),
+            _ => ranges.push(interval),
         }
         previous_hour = Some(hour);
     }
@@ -417,8 +420,8 @@ fn record_batch(c: &Connection, row: &BatchRow) -> Result<()> {
         late.execute(params![
             row.source,
             row.sequences.map(|s| s.1 as i64),
-            to_micros(range.start),
-            to_micros(range.end)
+            to_micros(range.start()),
+            to_micros(range.end())
         ])
         .map_err(err)?;
     }

@@ -451,11 +451,14 @@ impl<'a> Ingest<'a> {
             .metadata
             .log(self.env, Some(self.source.name.as_str()), None, 10_000)?
             .into_iter()
-            .filter(|r| r.action == "backfill" && r.status == metadata::RunStatus::Success)
+            .filter(|r| {
+                r.action == metadata::RunAction::Backfill
+                    && r.status == metadata::RunStatus::Success
+            })
             .filter_map(|r| Some((r.interval_start?, r.interval_end?)))
             .collect();
         for range in &self.state.late_ranges {
-            if !logged.contains(&(range.start, range.end)) {
+            if !logged.contains(&(range.start(), range.end())) {
                 self.log_repair(*range)?;
             }
         }

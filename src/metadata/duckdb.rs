@@ -200,7 +200,7 @@ fn load_pauses(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Resu
                     reason: r.get(3)?,
                 },
                 r.get::<_, RunId>(4)?,
-                r.get::<_, String>(5)? == PAUSE,
+                r.get::<_, RunAction>(5)? == RunAction::Pause,
             ))
         })
         .map_err(backend)?;
@@ -229,7 +229,7 @@ fn load_failures(conn: &Connection, env: &str, snapshot: &mut LogSnapshot) -> Re
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, RunId>(1)?,
-                r.get::<_, String>(2)?,
+                r.get::<_, RunAction>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, Option<String>>(4)?,
                 interval_of(r.get(5)?, r.get(6)?),
@@ -278,9 +278,9 @@ impl MetadataStore for DuckDbMetadata {
                 params![
                     run.table.as_str(),
                     run.env,
-                    run.action,
-                    run.interval.map(|i| to_micros(i.start)),
-                    run.interval.map(|i| to_micros(i.end)),
+                    run.action.name(),
+                    run.interval.map(|i| to_micros(i.start())),
+                    run.interval.map(|i| to_micros(i.end())),
                     now_micros(),
                     run.fingerprint,
                     run.git_commit,
@@ -586,6 +586,16 @@ impl MetadataStore for DuckDbMetadata {
             marks.insert(TableName::from_reference(&source), from_micros(through));
         }
         Ok(marks)
+    }
+}
+
+/// Actions are stored as their names.
+impl ::duckdb::types::FromSql for RunAction {
+    fn column_result(value: ::duckdb::types::ValueRef<'_>) -> ::duckdb::types::FromSqlResult<Self> {
+        value
+            .as_str()?
+            .parse()
+            .map_err(|e: String| ::duckdb::types::FromSqlError::Other(e.into()))
     }
 }
 

@@ -41,6 +41,73 @@ impl RunStatus {
     }
 }
 
+/// What a row of the log did: a run of a table (planned by `plan`), an
+/// export, or a person's pause or resume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunAction {
+    Create,
+    Increment,
+    Rebuild,
+    Repair,
+    Backfill,
+    /// Copy already-written rows to the online stores again (a failed export).
+    Export,
+    Pause,
+    Resume,
+}
+
+impl RunAction {
+    const ALL: [RunAction; 8] = [
+        RunAction::Create,
+        RunAction::Increment,
+        RunAction::Rebuild,
+        RunAction::Repair,
+        RunAction::Backfill,
+        RunAction::Export,
+        RunAction::Pause,
+        RunAction::Resume,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RunAction::Create => "create",
+            RunAction::Increment => "increment",
+            RunAction::Rebuild => "rebuild",
+            RunAction::Repair => "repair",
+            RunAction::Backfill => "backfill",
+            RunAction::Export => "export",
+            RunAction::Pause => "pause",
+            RunAction::Resume => "resume",
+        }
+    }
+
+    /// Runs that rewrite data downstream tables may have read.
+    pub fn rewrites(self) -> bool {
+        matches!(
+            self,
+            RunAction::Rebuild | RunAction::Backfill | RunAction::Repair
+        )
+    }
+}
+
+impl std::str::FromStr for RunAction {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<RunAction, String> {
+        RunAction::ALL
+            .into_iter()
+            .find(|a| a.name() == text)
+            .ok_or_else(|| format!("`{text}` is no action of the log"))
+    }
+}
+
+impl std::fmt::Display for RunAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// What an upstream looked like when a run read it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpstreamRun {
@@ -55,7 +122,7 @@ pub struct UpstreamRun {
 pub struct NewRun {
     pub table: TableName,
     pub env: String,
-    pub action: String,
+    pub action: RunAction,
     pub interval: Option<Interval>,
     pub fingerprint: String,
     pub git_commit: Option<String>,
@@ -74,7 +141,7 @@ pub struct RunRecord {
     pub run_id: RunId,
     pub table_name: String,
     pub env: String,
-    pub action: String,
+    pub action: RunAction,
     #[serde(with = "crate::time::serde_opt_ts")]
     pub interval_start: Option<Timestamp>,
     #[serde(with = "crate::time::serde_opt_ts")]
@@ -110,7 +177,7 @@ pub struct RunRecord {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
     pub run_id: RunId,
-    pub action: String,
+    pub action: RunAction,
     pub status: RunStatus,
     pub interval: Option<Interval>,
     pub fingerprint: String,
@@ -151,15 +218,11 @@ pub struct Pause {
     pub reason: Option<String>,
 }
 
-/// The actions of rows that pause and resume a table: no run of it.
-pub const PAUSE: &str = "pause";
-pub const RESUME: &str = "resume";
-
 /// Part of a failed attempt that no later success covered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
     pub run_id: RunId,
-    pub action: String,
+    pub action: RunAction,
     pub fingerprint: String,
     pub error: Option<String>,
     pub interval: Interval,
@@ -255,7 +318,8 @@ pub(crate) fn settle_failures(snapshot: &mut LogSnapshot, rows: Vec<FailureRow>)
 }
 
 /// Actions whose runs rewrite data that downstream tables may have read.
-pub const REWRITE_ACTIONS: [&str; 3] = ["rebuild", "backfill", "repair"];
+pub const REWRITE_ACTIONS: [RunAction; 3] =
+    [RunAction::Rebuild, RunAction::Backfill, RunAction::Repair];
 
 /// How the log closes a run whose process died: failed, with this reason first.
 pub const ABANDONED: &str = "abandoned: ";
@@ -303,7 +367,7 @@ pub fn record_source_rewrite(
     let marker = NewRun {
         table: source.clone(),
         env: env.to_string(),
-        action: "backfill".into(),
+        action: RunAction::Backfill,
         interval: Some(range),
         fingerprint: String::new(),
         git_commit: None,
@@ -333,7 +397,11 @@ pub fn record_pause(
     let row = NewRun {
         table: table.clone(),
         env: env.to_string(),
-        action: if paused { PAUSE } else { RESUME }.to_string(),
+        action: if paused {
+            RunAction::Pause
+        } else {
+            RunAction::Resume
+        },
         interval: None,
         fingerprint: String::new(),
         git_commit: None,

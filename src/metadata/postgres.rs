@@ -240,7 +240,7 @@ async fn load_rewrites(
     slack: crate::time::Duration,
     snapshot: &mut LogSnapshot,
 ) -> std::result::Result<(), tokio_postgres::Error> {
-    let actions: Vec<String> = REWRITE_ACTIONS.iter().map(|a| a.to_string()).collect();
+    let actions: Vec<&str> = REWRITE_ACTIONS.map(RunAction::name).to_vec();
     for row in tx.query(
         "SELECT table_name, run_id, interval_start, interval_end FROM runs
          WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL ORDER BY run_id",
@@ -384,7 +384,7 @@ async fn read_snapshot(
             .entry(TableName::from_reference(row.get(0)))
             .or_default();
         log.last_pause_change = Some(row.get(5));
-        log.paused = (row.get::<_, String>(1) == PAUSE).then(|| Pause {
+        log.paused = (row.get::<_, RunAction>(1) == RunAction::Pause).then(|| Pause {
             by: row.get(2),
             at: row.get(3),
             reason: row.get(4),
@@ -403,9 +403,9 @@ impl MetadataStore for PostgresMetadata {
             &[
                 &run.table.as_str(),
                 &run.env,
-                &run.action,
-                &run.interval.map(|i| i.start),
-                &run.interval.map(|i| i.end),
+                &run.action.name(),
+                &run.interval.map(|i| i.start()),
+                &run.interval.map(|i| i.end()),
                 &Utc::now(),
                 &run.fingerprint,
                 &run.git_commit,
@@ -701,5 +701,18 @@ impl Leases for PostgresMetadata {
             .iter()
             .map(record)
             .collect())
+    }
+}
+/// Actions are stored as their names.
+impl<'a> tokio_postgres::types::FromSql<'a> for RunAction {
+    fn from_sql(
+        ty: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<RunAction, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(<&str>::from_sql(ty, raw)?.parse()?)
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <&str as tokio_postgres::types::FromSql>::accepts(ty)
     }
 }

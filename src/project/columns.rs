@@ -75,12 +75,6 @@ pub struct ColumnLineage {
     pub columns_complete: bool,
 }
 
-impl ColumnLineage {
-    pub fn is_exact(&self) -> bool {
-        self.gaps.is_empty()
-    }
-}
-
 /// `columns_of(table)` returns the known columns of a source/table for `*`
 /// expansion and for resolving unqualified column names in joins; None when
 /// unknown. `table` is the name as the dialect normalizes it (see

@@ -192,14 +192,10 @@ impl Table {
     /// The input range a run over `batch` reads: it ends at the batch end and
     /// starts one window before the end of the batch's first interval.
     pub fn input_range(&self, batch: Interval) -> Interval {
-        let first_end = self.schedule.next(batch.start);
-        let start = match self.window {
-            Some(w) => first_end - w.chrono(),
-            None => batch.start,
-        };
-        Interval {
-            start,
-            end: batch.end,
+        let first_end = self.schedule.next(batch.start());
+        match self.window {
+            Some(w) => Interval::new(first_end - w.chrono(), batch.end()).unwrap_or(batch),
+            None => batch,
         }
     }
 

@@ -74,12 +74,12 @@ impl Renderer {
 
     pub fn render(&self, template: &str, ctx: &RenderContext) -> Result<String, TemplateError> {
         let context = minijinja::context! {
-            start => timestamp_literal(ctx.input.start, self.dialect),
-            end => timestamp_literal(ctx.input.end, self.dialect),
-            start_date => date_literal(ctx.input.start),
-            end_date => date_literal(ctx.input.end),
-            interval_start => timestamp_literal(ctx.interval.start, self.dialect),
-            interval_end => timestamp_literal(ctx.interval.end, self.dialect),
+            start => timestamp_literal(ctx.input.start(), self.dialect),
+            end => timestamp_literal(ctx.input.end(), self.dialect),
+            start_date => date_literal(ctx.input.start()),
+            end_date => date_literal(ctx.input.end()),
+            interval_start => timestamp_literal(ctx.interval.start(), self.dialect),
+            interval_end => timestamp_literal(ctx.interval.end(), self.dialect),
             this => ctx.this,
             env => ctx.env,
             is_first_build => ctx.is_first_build,

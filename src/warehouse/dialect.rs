@@ -24,27 +24,23 @@ pub struct Within<'a> {
 }
 
 impl Dialect {
-    /// An identifier as SQL: left bare when the engine reads it back unchanged.
+    /// An identifier as SQL: left bare when the engine reads it back unchanged
+    /// (plain, not a reserved word, and on PostgreSQL lower case).
     pub fn quote(self, ident: &str) -> String {
-        match self {
+        let bare = match self {
             // PostgreSQL folds bare names to lower case, so anything else is quoted.
             Dialect::Ansi => {
-                let plain = ident
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                    && !ident.starts_with(|c: char| c.is_ascii_digit());
-                if plain {
-                    ident.to_string()
-                } else {
-                    format!("\"{}\"", ident.replace('"', "\"\""))
-                }
+                is_plain(ident)
+                    && !ident.chars().any(|c| c.is_ascii_uppercase())
+                    && !is_reserved(ANSI_RESERVED, ident)
             }
+            Dialect::BigQuery => is_plain(ident) && !is_reserved(BIGQUERY_RESERVED, ident),
+        };
+        match self {
+            _ if bare => ident.to_string(),
+            Dialect::Ansi => format!("\"{}\"", ident.replace('"', "\"\"")),
             Dialect::BigQuery => {
-                if is_plain(ident) {
-                    ident.to_string()
-                } else {
-                    format!("`{}`", ident.replace('\\', "\\\\").replace('`', "\\`"))
-                }
+                format!("`{}`", ident.replace('\\', "\\\\").replace('`', "\\`"))
             }
         }
     }
@@ -59,7 +55,11 @@ impl Dialect {
 
     /// A schema or table name: bare when plain, in any case (see [`Dialect::table`]).
     pub fn name(self, part: &str) -> String {
-        if is_plain(part) {
+        let reserved = match self {
+            Dialect::Ansi => ANSI_RESERVED,
+            Dialect::BigQuery => BIGQUERY_RESERVED,
+        };
+        if is_plain(part) && !is_reserved(reserved, part) {
             part.to_string()
         } else {
             self.quote(part)
@@ -78,8 +78,8 @@ impl Dialect {
             None => format!("(SELECT * FROM {table})"),
             Some(w) => format!(
                 "(SELECT * FROM {table} WHERE {c} >= {} AND {c} < {})",
-                self.timestamp(w.interval.start),
-                self.timestamp(w.interval.end),
+                self.timestamp(w.interval.start()),
+                self.timestamp(w.interval.end()),
                 c = self.quote(w.time_column)
             ),
         }
@@ -160,6 +160,44 @@ impl Dialect {
     }
 }
 
+/// BigQuery's reserved keywords (GoogleSQL lexical structure), sorted.
+#[rustfmt::skip]
+const BIGQUERY_RESERVED: &[&str] = &[
+    "ALL", "AND", "ANY", "ARRAY", "AS", "ASC", "ASSERT_ROWS_MODIFIED", "AT", "BETWEEN", "BY",
+    "CASE", "CAST", "COLLATE", "CONTAINS", "CREATE", "CROSS", "CUBE", "CURRENT", "DEFAULT",
+    "DEFINE", "DESC", "DISTINCT", "ELSE", "END", "ENUM", "ESCAPE", "EXCEPT", "EXCLUDE",
+    "EXISTS", "EXTRACT", "FALSE", "FETCH", "FOLLOWING", "FOR", "FROM", "FULL", "GROUP",
+    "GROUPING", "GROUPS", "HASH", "HAVING", "IF", "IGNORE", "IN", "INNER", "INTERSECT",
+    "INTERVAL", "INTO", "IS", "JOIN", "LATERAL", "LEFT", "LIKE", "LIMIT", "LOOKUP", "MERGE",
+    "NATURAL", "NEW", "NO", "NOT", "NULL", "NULLS", "OF", "ON", "OR", "ORDER", "OUTER", "OVER",
+    "PARTITION", "PRECEDING", "PROTO", "QUALIFY", "RANGE", "RECURSIVE", "RESPECT", "RIGHT",
+    "ROLLUP", "ROWS", "SELECT", "SET", "SOME", "STRUCT", "TABLESAMPLE", "THEN", "TO", "TREAT",
+    "TRUE", "UNBOUNDED", "UNION", "UNNEST", "USING", "WHEN", "WHERE", "WINDOW", "WITH",
+    "WITHIN",
+];
+
+/// Words DuckDB or PostgreSQL reserve as column names, sorted.
+#[rustfmt::skip]
+const ANSI_RESERVED: &[&str] = &[
+    "ALL", "ANALYSE", "ANALYZE", "AND", "ANY", "ARRAY", "AS", "ASC", "ASYMMETRIC", "BOTH",
+    "CASE", "CAST", "CHECK", "COLLATE", "COLUMN", "CONSTRAINT", "CREATE", "CURRENT_CATALOG",
+    "CURRENT_DATE", "CURRENT_ROLE", "CURRENT_TIME", "CURRENT_TIMESTAMP", "CURRENT_USER",
+    "DEFAULT", "DEFERRABLE", "DESC", "DESCRIBE", "DISTINCT", "DO", "ELSE", "END", "EXCEPT",
+    "FALSE", "FETCH", "FOR", "FOREIGN", "FROM", "GRANT", "GROUP", "HAVING", "IN", "INITIALLY",
+    "INTERSECT", "INTO", "LATERAL", "LEADING", "LIMIT", "LOCALTIME", "LOCALTIMESTAMP", "NOT",
+    "NULL", "OFFSET", "ON", "ONLY", "OR", "ORDER", "PIVOT", "PIVOT_LONGER", "PIVOT_WIDER",
+    "PLACING", "PRIMARY", "QUALIFY", "REFERENCES", "RETURNING", "SELECT", "SESSION_USER",
+    "SHOW", "SOME", "SUMMARIZE", "SYMMETRIC", "TABLE", "THEN", "TO", "TRAILING", "TRUE",
+    "UNION", "UNIQUE", "UNPIVOT", "USER", "USING", "VARIADIC", "WHEN", "WHERE", "WINDOW",
+    "WITH",
+];
+
+fn is_reserved(words: &[&str], ident: &str) -> bool {
+    words
+        .binary_search_by(|w| w.cmp(&ident.to_ascii_uppercase().as_str()))
+        .is_ok()
+}
+
 fn is_plain(ident: &str) -> bool {
     !ident.is_empty()
         && ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -202,6 +240,20 @@ mod tests {
             Dialect::BigQuery.offending_rows(&unique),
             format!("SELECT day, `my col`, count(*) AS duplicates FROM {ROWS} GROUP BY day, `my col` HAVING count(*) > 1")
         );
+    }
+
+    #[test]
+    fn reserved_words_are_quoted() {
+        assert_eq!(Dialect::BigQuery.quote("Group"), "`Group`");
+        assert_eq!(Dialect::BigQuery.quote("day"), "day");
+        assert_eq!(Dialect::Ansi.quote("order"), "\"order\"");
+        assert_eq!(Dialect::Ansi.quote("hour"), "hour");
+        for words in [BIGQUERY_RESERVED, ANSI_RESERVED] {
+            assert!(
+                words.windows(2).all(|w| w[0] < w[1]),
+                "sorted for binary search"
+            );
+        }
     }
 
     #[test]

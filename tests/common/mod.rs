@@ -104,6 +104,23 @@ impl TestProject {
         }
     }
 
+    /// `derived source mark SOURCE --through THROUGH --now NOW`, which must succeed.
+    pub fn mark(&self, source: &str, through: &str, now: &str) -> &Self {
+        let out = self.cli(&["source", "mark", source, "--through", through, "--now", now]);
+        assert_eq!(out.code, 0, "source mark: {}", out.stdout);
+        self
+    }
+
+    /// Marks SOURCE complete through THROUGH, then `run --now NOW`, which must
+    /// succeed; returns the run's JSON report.
+    pub fn mark_and_run(&self, source: &str, through: &str, now: &str) -> serde_json::Value {
+        let out = self
+            .mark(source, through, now)
+            .cli(&["run", "--now", now, "--format", "json"]);
+        assert_eq!(out.code, 0, "run: {}", out.stdout);
+        out.json()
+    }
+
     /// Runs the built binary as a process.
     pub fn process(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_derived"));

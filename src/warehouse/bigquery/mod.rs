@@ -154,8 +154,8 @@ impl BigQueryWarehouse {
                 return Err(WarehouseError::data(format!(
                     "a row has {time_column} = {value}, outside the interval [{}, {}) the run writes; \
                      filter the query with {{{{ start }}}} and {{{{ end }}}}",
-                    crate::time::format_ts(request.interval.start),
-                    crate::time::format_ts(request.interval.end)
+                    crate::time::format_ts(request.interval.start()),
+                    crate::time::format_ts(request.interval.end())
                 )));
             }
         }

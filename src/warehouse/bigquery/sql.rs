@@ -16,25 +16,18 @@ use crate::warehouse::Dialect;
 /// The dataset holding `commits`; created with the first schemas.
 pub const INTERNAL_DATASET: &str = "_derived";
 
-/// Quotes an identifier with backticks unless it is a plain name.
+/// An identifier in backticks unless plain and not reserved.
 pub fn quote(ident: &str) -> String {
-    let plain = ident.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !ident.starts_with(|c: char| c.is_ascii_digit())
-        && !ident.is_empty();
-    if plain {
-        ident.to_string()
-    } else {
-        format!("`{}`", ident.replace('\\', "\\\\").replace('`', "\\`"))
-    }
+    Dialect::BigQuery.quote(ident)
 }
 
 /// `dataset.table`; two-part names resolve in the project that runs the job.
 pub fn table(name: &PhysicalName) -> String {
-    format!("{}.{}", quote(&name.schema), quote(&name.table))
+    Dialect::BigQuery.table(name)
 }
 
 pub fn timestamp(t: Timestamp) -> String {
-    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S%.6f"))
+    Dialect::BigQuery.timestamp(t)
 }
 
 pub fn string(s: &str) -> String {
@@ -132,8 +125,8 @@ pub fn add_columns(target: &PhysicalName, columns: &[&(String, String)]) -> Stri
 pub fn inside(column: &str, interval: Interval) -> String {
     format!(
         "{column} >= {} AND {column} < {}",
-        timestamp(interval.start),
-        timestamp(interval.end),
+        timestamp(interval.start()),
+        timestamp(interval.end()),
     )
 }
 

@@ -375,8 +375,8 @@ fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
 fn interval_filter(column: &str, interval: Interval) -> String {
     format!(
         "{c} >= {} AND {c} < {}",
-        literal(interval.start),
-        literal(interval.end),
+        literal(interval.start()),
+        literal(interval.end()),
         c = quote(column)
     )
 }

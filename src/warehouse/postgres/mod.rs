@@ -302,8 +302,8 @@ impl Session<'_> {
                         "a row has {time_column} = {}, outside the interval [{}, {}) the run writes; \
                          filter the query with {{{{ start }}}} and {{{{ end }}}}",
                         value.unwrap_or_else(|| "NULL".into()),
-                        crate::time::format_ts(request.interval.start),
-                        crate::time::format_ts(request.interval.end)
+                        crate::time::format_ts(request.interval.start()),
+                        crate::time::format_ts(request.interval.end())
                     )));
                 }
             }

@@ -51,8 +51,8 @@ pub fn create_stage(stage: &PhysicalName, sql: &str, columns: &[Column]) -> Stri
 pub fn inside(column: &str, interval: Interval) -> String {
     format!(
         "{column} >= {} AND {column} < {}",
-        timestamp(interval.start),
-        timestamp(interval.end)
+        timestamp(interval.start()),
+        timestamp(interval.end())
     )
 }
 
