@@ -91,6 +91,7 @@ fn input<'a>(
         selection: None,
         retry_failed: true,
         request: None,
+        impact: None,
     }
 }
 

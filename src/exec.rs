@@ -7,7 +7,8 @@
 use crate::dag::Dag;
 use crate::env::{Env, PhysicalName};
 use crate::metadata::{
-    JobUsage, Leases, MetadataStore, NewRun, RunAction, RunId, RunRecord, RunStatus, UpstreamRun, ABANDONED,
+    JobUsage, Leases, MetadataStore, NewRun, RunAction, RunId, RunRecord, RunStatus, UpstreamRun,
+    ABANDONED,
 };
 use crate::plan::{Action, Blocked, Plan};
 use crate::project::checks::{
@@ -22,7 +23,7 @@ use crate::warehouse::{
 };
 use serde::Serialize;
 use std::cell::Cell;
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -566,6 +567,7 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
         } else {
             action.batches.iter().map(|b| vec![*b]).collect()
         };
+        let column_fingerprints = ctx.project.column_fingerprints(table);
         for batches in units {
             if stopping(ctx) {
                 return outcomes;
@@ -574,6 +576,7 @@ fn run_job(ctx: &RunContext, job: &Job, state: &Mutex<State>) -> Vec<RunOutcome>
                 ctx,
                 table,
                 action,
+                column_fingerprints: column_fingerprints.as_ref(),
                 state,
                 full_export,
                 batches: action.batches.len(),
@@ -599,6 +602,8 @@ struct Unit<'u, 'c> {
     ctx: &'u RunContext<'c>,
     table: &'u Table,
     action: &'u Action,
+    /// What defines each column of the table, for the log (SPEC §10.3).
+    column_fingerprints: Option<&'u BTreeMap<String, String>>,
     state: &'u Mutex<State>,
     full_export: bool,
     /// How many batches the action has, for progress.
@@ -613,14 +618,7 @@ impl Unit<'_, '_> {
         self.ctx
             .progress
             .started(&self.table.name, span(batches), self.batches);
-        let (outcome, isolated) = run_unit(
-            self.ctx,
-            self.table,
-            self.action,
-            batches,
-            self.state,
-            splittable,
-        );
+        let (outcome, isolated) = run_unit(self, batches, splittable);
         self.ctx.progress.finished(&outcome);
         let ok = outcome.status == RunStatus::Success && isolated.is_empty();
         out.push(outcome);
@@ -725,7 +723,6 @@ fn same_failure(a: &RunOutcome, b: &RunOutcome) -> bool {
     message(a) == message(b)
 }
 
-
 /// Copies the rows a successful run wrote to each online store of the table,
 /// one log row per store. Shadow and other non-production environments never export.
 fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) -> Vec<RunOutcome> {
@@ -753,6 +750,8 @@ fn run_exports(ctx: &RunContext, table: &Table, interval: Interval, full: bool) 
             upstream_runs: Vec::new(),
             read_watermark: None,
             note: None,
+            column_fingerprints: None,
+            changed_columns: None,
         };
         let mut outcome = RunOutcome {
             run_id: 0,
@@ -855,14 +854,8 @@ fn span(batches: &[Interval]) -> Interval {
 /// (with the rows of the intervals a rebuild isolated as failed).
 /// `splittable`: a failure on data will be isolated by splitting the batch,
 /// and the log says so.
-fn run_unit(
-    ctx: &RunContext,
-    table: &Table,
-    action: &Action,
-    batches: &[Interval],
-    state: &Mutex<State>,
-    splittable: bool,
-) -> (RunOutcome, Vec<RunOutcome>) {
+fn run_unit(unit: &Unit, batches: &[Interval], splittable: bool) -> (RunOutcome, Vec<RunOutcome>) {
+    let (ctx, table, action, state) = (unit.ctx, unit.table, unit.action, unit.state);
     let started = Instant::now();
     let whole = span(batches);
     let target = PhysicalName::of(&table.name, ctx.env);
@@ -906,6 +899,8 @@ fn run_unit(
         upstream_runs,
         read_watermark: read_watermark.or(Some(ctx.as_of)),
         note: None,
+        column_fingerprints: unit.column_fingerprints.cloned(),
+        changed_columns: action.changed_columns.clone(),
     };
     let mut outcome = RunOutcome {
         run_id: 0,
@@ -1255,7 +1250,8 @@ impl FreshIsolation<'_, '_> {
         };
         let alike =
             parent.is_some_and(|p| p.kind == FailureKind::Unknown && p.message == error.message);
-        let splittable = self.table.schedule.next(request.interval.start()) < request.interval.end();
+        let splittable =
+            self.table.schedule.next(request.interval.start()) < request.interval.end();
         if matches!(error.kind, FailureKind::Statement | FailureKind::Timeout)
             || (alike && !splittable)
         {
@@ -1379,6 +1375,31 @@ pub struct DryRun {
     pub table: String,
     pub bytes: Option<u64>,
     pub error: Option<String>,
+}
+
+/// The bytes an action's queries would read, by dry run of each batch as it
+/// would run in production; None when the warehouse cannot tell.
+pub fn estimate_bytes(
+    project: &Project,
+    warehouse: &dyn Warehouse,
+    action: &Action,
+) -> Option<u64> {
+    let table = project.table(&action.table)?;
+    let this = warehouse.dialect().table(&PhysicalName::prod(&table.name));
+    let mut total = 0;
+    for (i, batch) in action.batches.iter().enumerate() {
+        let render = RenderContext {
+            input: table.input_range(*batch),
+            interval: *batch,
+            this: &this,
+            env: Env::Prod.name(),
+            is_first_build: i == 0 && action.kind == RunAction::Rebuild,
+            rows: None,
+        };
+        let sql = project.renderer.render(&table.sql, &render).ok()?;
+        total += warehouse.dry_run(&sql, &table.name).ok()??;
+    }
+    Some(total)
 }
 
 /// Dry-runs every table's query for its latest interval (in parallel, at most

@@ -22,6 +22,13 @@ pub struct Action {
     /// What runs, in order: each batch is one statement and one log row.
     pub batches: Vec<Interval>,
     pub reason: String,
+    /// The columns behind it (`table.column`): for a rebuild after a
+    /// definition change, those that changed; for a repair, the changed
+    /// upstream columns the table reads (SPEC §10.3).
+    pub columns: Vec<String>,
+    /// A rebuild after a definition change whose changed columns are known:
+    /// which (logged, so that readers planned later repair only for them).
+    pub changed_columns: Option<BTreeSet<String>>,
 }
 
 impl Action {
@@ -90,7 +97,12 @@ impl fmt::Display for Plan {
         }
         for blocked in &self.blocked {
             let waiting: Vec<&str> = blocked.waiting_for.iter().map(TableName::as_str).collect();
-            writeln!(f, "blocked   {} waiting for {}", blocked.table, waiting.join(", "))?;
+            writeln!(
+                f,
+                "blocked   {} waiting for {}",
+                blocked.table,
+                waiting.join(", ")
+            )?;
         }
         let mut nodes: Vec<_> = self.nodes.iter().collect();
         nodes.sort_by(|a, b| a.0.cmp(b.0));
@@ -124,6 +136,21 @@ pub struct PlanInput<'a> {
     pub retry_failed: bool,
     /// A backfill or rebuild a person asked for.
     pub request: Option<&'a Request>,
+    /// What definition changes touch; None: every change touches everything.
+    pub impact: Option<&'a ChangeImpact>,
+}
+
+/// Which columns each definition change touched, and which columns each table
+/// reads of its upstreams (SPEC §10.3). Worked out from column lineage outside
+/// the planner, which only reads it. Whatever is absent counts as "all".
+#[derive(Clone, Debug, Default)]
+pub struct ChangeImpact {
+    /// Per table whose definition changed: the columns whose definition
+    /// changed (lower case), or why they are unknown.
+    pub changed: HashMap<TableName, Result<BTreeSet<String>, String>>,
+    /// `(reader, upstream)` → the upstream's columns the reader reads (lower
+    /// case), where its lineage knows them exactly.
+    pub reads: HashMap<(TableName, TableName), BTreeSet<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +170,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         now: Some(input.now),
         ..Plan::default()
     };
-    let mut rewritten: HashMap<TableName, IntervalSet> = HashMap::new();
+    let mut rewritten: HashMap<TableName, Rewritten> = HashMap::new();
     let empty = TableLog::default();
     for name in input.dag.order() {
         let Some(node) = input.project.get(name) else {
@@ -223,13 +250,23 @@ struct UpstreamRewrite {
     upstream: TableName,
     run_id: Option<RunId>,
     range: Interval,
+    /// The changed upstream columns this table reads; empty: the whole rows.
+    read: Vec<String>,
+}
+
+/// What this plan rewrites of one table: the ranges, and the columns (None:
+/// every column).
+#[derive(Default)]
+struct Rewritten {
+    ranges: IntervalSet,
+    columns: Option<BTreeSet<String>>,
 }
 
 fn plan_table(
     input: &PlanInput,
     table: &Table,
     log: &TableLog,
-    rewritten: &mut HashMap<TableName, IntervalSet>,
+    rewritten: &mut HashMap<TableName, Rewritten>,
     out: &mut Plan,
 ) -> Projection {
     let selected = input.selection.is_none_or(|s| s.contains(&table.name));
@@ -257,11 +294,16 @@ fn plan_table(
             .as_ref()
             .is_some_and(|a| a.fingerprint != table.fingerprint),
     };
-    let (mut projection, actions) = match table.strategy {
+    let (mut projection, mut actions) = match table.strategy {
         Strategy::Replace => plan_replace(&situation, ready.bound),
         Strategy::Append => plan_append(&situation),
         Strategy::Merge => plan_merge(&situation),
     };
+    if situation.fingerprint_changed {
+        for action in actions.iter_mut().filter(|a| a.kind == RunAction::Rebuild) {
+            explain_definition_change(input, table, action);
+        }
+    }
     let held_by = held_by(table, log, &out.nodes);
     if !held_by.is_empty() {
         projection.projected = projection.watermark;
@@ -306,14 +348,20 @@ fn plan_table(
             .push(action(table, RunAction::Export, vec![interval], reason));
     }
     for mut action in actions {
-        if matches!(
-            action.kind,
-            RunAction::Rebuild | RunAction::Repair | RunAction::Backfill
-        ) {
-            let set = rewritten.entry(table.name.clone()).or_default();
+        if action.kind.rewrites() {
+            let first = !rewritten.contains_key(&table.name);
+            let entry = rewritten.entry(table.name.clone()).or_default();
             for batch in &action.batches {
-                set.insert(*batch);
+                entry.ranges.insert(*batch);
             }
+            entry.columns = match (first, entry.columns.take(), &action.changed_columns) {
+                (true, _, Some(changed)) => Some(changed.clone()),
+                (false, Some(mut so_far), Some(changed)) => {
+                    so_far.extend(changed.iter().cloned());
+                    Some(so_far)
+                }
+                _ => None,
+            };
         }
         if let Some(error) = failure {
             action.reason = format!(
@@ -394,19 +442,22 @@ fn complete(table: &Table, log: &TableLog) -> IntervalSet {
 fn upstream_rewrites(
     input: &PlanInput,
     table: &Table,
-    rewritten: &HashMap<TableName, IntervalSet>,
+    rewritten: &HashMap<TableName, Rewritten>,
 ) -> Vec<UpstreamRewrite> {
     let mut out = Vec::new();
     for upstream in &table.upstreams {
-        for range in rewritten
-            .get(upstream)
-            .map(IntervalSet::ranges)
-            .unwrap_or_default()
-        {
+        let Some(w) = rewritten.get(upstream) else {
+            continue;
+        };
+        let Some(read) = read_changes(input, table, upstream, w.columns.as_ref()) else {
+            continue;
+        };
+        for range in w.ranges.ranges() {
             out.push(UpstreamRewrite {
                 upstream: upstream.clone(),
                 run_id: None,
                 range: *range,
+                read: read.clone(),
             });
         }
     }
@@ -416,13 +467,65 @@ fn upstream_rewrites(
         .iter()
         .filter(|w| table.upstreams.contains(&w.table))
     {
+        let Some(read) = read_changes(input, table, &w.table, w.columns.as_ref()) else {
+            continue;
+        };
         out.push(UpstreamRewrite {
             upstream: w.table.clone(),
             run_id: Some(w.run_id),
             range: w.interval,
+            read,
         });
     }
     out
+}
+
+/// Whether a rewrite of `upstream` that changed `changed` (None: every
+/// column) touches what `reader` reads: None when it does not; else the
+/// changed columns it reads (empty: unknown, so the whole rows).
+fn read_changes(
+    input: &PlanInput,
+    reader: &Table,
+    upstream: &TableName,
+    changed: Option<&BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    let reads = input
+        .impact
+        .and_then(|i| i.reads.get(&(reader.name.clone(), upstream.clone())));
+    let (Some(changed), Some(reads)) = (changed, reads) else {
+        return Some(Vec::new());
+    };
+    let read: Vec<String> = changed
+        .intersection(reads)
+        .map(|c| format!("{upstream}.{c}"))
+        .collect();
+    (!read.is_empty()).then_some(read)
+}
+
+/// Says in a rebuild's reason which columns the definition change touched,
+/// and keeps them on the action for the log and the plan's impact.
+fn explain_definition_change(input: &PlanInput, table: &Table, action: &mut Action) {
+    match input.impact.and_then(|i| i.changed.get(&table.name)) {
+        Some(Ok(changed)) => {
+            action.columns = changed
+                .iter()
+                .map(|c| format!("{}.{c}", table.name))
+                .collect();
+            action.reason = if changed.is_empty() {
+                format!(
+                    "{}; no column changed, readers keep their data",
+                    action.reason
+                )
+            } else {
+                format!("{}; changed: {}", action.reason, action.columns.join(", "))
+            };
+            action.changed_columns = Some(changed.clone());
+        }
+        Some(Err(why)) => {
+            action.reason = format!("{}; every reader repairs ({why})", action.reason);
+        }
+        None => {}
+    }
 }
 
 fn first_line(text: &str) -> &str {
@@ -439,6 +542,8 @@ fn action(table: &Table, kind: RunAction, batches: Vec<Interval>, reason: String
         kind,
         batches,
         reason,
+        columns: Vec::new(),
+        changed_columns: None,
     }
 }
 
@@ -448,7 +553,18 @@ fn describe(rewrites: &[&UpstreamRewrite]) -> String {
         .iter()
         .filter(|w| seen.insert((w.upstream.clone(), w.range)))
         .take(3)
-        .map(|w| format!("upstream {} rewrote {}", w.upstream, w.range))
+        .map(|w| {
+            if w.read.is_empty() {
+                format!("upstream {} rewrote {}", w.upstream, w.range)
+            } else {
+                format!(
+                    "upstream {} rewrote {}: reads {} (changed)",
+                    w.upstream,
+                    w.range,
+                    w.read.join(", ")
+                )
+            }
+        })
         .collect();
     let more = rewrites.len().saturating_sub(parts.len());
     if more > 0 {
@@ -456,6 +572,12 @@ fn describe(rewrites: &[&UpstreamRewrite]) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// The changed upstream columns behind a repair, for the plan's impact.
+fn read_columns(rewrites: &[&UpstreamRewrite]) -> Vec<String> {
+    let columns: BTreeSet<&String> = rewrites.iter().flat_map(|w| &w.read).collect();
+    columns.into_iter().cloned().collect()
 }
 
 fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Vec<Action>) {
@@ -485,7 +607,8 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
         .is_none_or(|i| i.end() < latest.end());
     // A backfill or rebuild someone asked for that failed is asked again.
     let failed_request = log.last_attempt.as_ref().filter(|a| {
-        a.status == RunStatus::Failed && matches!(a.action, RunAction::Backfill | RunAction::Rebuild)
+        a.status == RunStatus::Failed
+            && matches!(a.action, RunAction::Backfill | RunAction::Rebuild)
     });
     let (kind, reason) = match (last, s.requested) {
         (None, _) => (
@@ -520,7 +643,11 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
     };
     projection.projected = bound;
     projection.built = true;
-    (projection, vec![action(table, kind, vec![latest], reason)])
+    let mut planned = action(table, kind, vec![latest], reason);
+    if kind == RunAction::Repair {
+        planned.columns = read_columns(&stale);
+    }
+    (projection, vec![planned])
 }
 
 fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
@@ -562,7 +689,11 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
         None => None,
     };
     if let Some(reason) = rebuild_reason {
-        return rebuild_from_start(table, ready_end, reason, projection);
+        let (projection, mut actions) = rebuild_from_start(table, ready_end, reason, projection);
+        for a in &mut actions {
+            a.columns = read_columns(&stale);
+        }
+        return (projection, actions);
     }
     // Merge applies intervals in order: only what follows the applied prefix.
     let watermark = applied.covered_through(table.start);
@@ -664,12 +795,9 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
             .iter()
             .flat_map(|r| batches(table, *r))
             .collect();
-        actions.push(action(
-            table,
-            RunAction::Repair,
-            batches,
-            describe(&causes),
-        ));
+        let mut repair = action(table, RunAction::Repair, batches, describe(&causes));
+        repair.columns = read_columns(&causes);
+        actions.push(repair);
     }
     let mut after = coverage.clone();
     for range in rerun.ranges() {
@@ -933,6 +1061,7 @@ mod tests {
         dag: Dag,
         log: LogSnapshot,
         sources: HashMap<TableName, Timestamp>,
+        impact: Option<ChangeImpact>,
     }
 
     impl Case {
@@ -946,7 +1075,45 @@ mod tests {
                 dag,
                 log: LogSnapshot::default(),
                 sources: HashMap::new(),
+                impact: None,
             }
+        }
+
+        /// `n`'s definition changed after it was built; `changed` is what
+        /// column lineage says of it.
+        fn redefined(mut self, n: &str, changed: Result<&[&str], &str>) -> Case {
+            let log = self.log.tables.get_mut(&name(n)).expect("built first");
+            for a in [&mut log.last_success, &mut log.last_attempt]
+                .into_iter()
+                .flatten()
+            {
+                a.fingerprint = "old definition".into();
+            }
+            let coverage = std::mem::take(&mut log.coverage);
+            log.coverage = coverage
+                .into_values()
+                .map(|c| ("old definition".to_string(), c))
+                .collect();
+            let changed = changed
+                .map(|c| c.iter().map(|c| c.to_string()).collect())
+                .map_err(str::to_string);
+            self.impact
+                .get_or_insert_with(ChangeImpact::default)
+                .changed
+                .insert(name(n), changed);
+            self
+        }
+
+        /// `reader` reads exactly these columns of `upstream`.
+        fn reads(mut self, reader: &str, upstream: &str, columns: &[&str]) -> Case {
+            self.impact
+                .get_or_insert_with(ChangeImpact::default)
+                .reads
+                .insert(
+                    (name(reader), name(upstream)),
+                    columns.iter().map(|c| c.to_string()).collect(),
+                );
+            self
         }
 
         fn source_through(mut self, n: &str, t: &str) -> Case {
@@ -1032,6 +1199,7 @@ mod tests {
                 selection: None,
                 retry_failed,
                 request,
+                impact: self.impact.as_ref(),
             })
         }
     }
@@ -1353,13 +1521,150 @@ mod tests {
         );
     }
 
+    /// core.a (append) read by core.b (append) and core.c (replace), all built.
+    fn a_with_two_readers() -> Case {
+        let mut nodes = two_daily_appends();
+        nodes.push(Node::Table(Box::new(table(
+            "core.c",
+            Schedule::Daily,
+            Strategy::Replace,
+            &["core.a"],
+        ))));
+        Case::new(nodes)
+            .source_through("raw.events", "2024-01-05T00:00:00Z")
+            .built("core.a", "2024-01-01", "2024-01-05", RunStatus::Success)
+            .built("core.b", "2024-01-01", "2024-01-05", RunStatus::Success)
+            .built("core.c", "2024-01-04", "2024-01-05", RunStatus::Success)
+    }
+
+    #[test]
+    fn a_definition_change_repairs_only_the_readers_of_changed_columns() {
+        // (what changed in core.a, what core.b and core.c read of it) → the plan
+        type Reads<'a> = Option<&'a [&'a str]>;
+        type Changed<'a> = Result<&'a [&'a str], &'a str>;
+        type Expected<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Changed, Reads, Reads, Expected); 6] = [
+            // A changed column read by one of two readers repairs only that reader.
+            (
+                Ok(&["x"]),
+                Some(&["x", "day"]),
+                Some(&["y"]),
+                &[("core.a", "rebuild"), ("core.b", "repair")],
+            ),
+            // An added column nobody reads repairs nobody.
+            (
+                Ok(&["new"]),
+                Some(&["x"]),
+                Some(&["y"]),
+                &[("core.a", "rebuild")],
+            ),
+            // A cosmetic change (no column changed) repairs nobody.
+            (
+                Ok(&[]),
+                Some(&["x"]),
+                Some(&["y"]),
+                &[("core.a", "rebuild")],
+            ),
+            // A `*` reader reads the added column too.
+            (
+                Ok(&["new"]),
+                Some(&["x", "y", "new"]),
+                Some(&["y"]),
+                &[("core.a", "rebuild"), ("core.b", "repair")],
+            ),
+            // Unknown reads (lineage gaps) fall back to repairing.
+            (
+                Ok(&["x"]),
+                None,
+                Some(&["y"]),
+                &[("core.a", "rebuild"), ("core.b", "repair")],
+            ),
+            // Unknown changes (the rows changed) repair every reader.
+            (
+                Err("the rows changed"),
+                Some(&["x"]),
+                Some(&["y"]),
+                &[
+                    ("core.a", "rebuild"),
+                    ("core.b", "repair"),
+                    ("core.c", "repair"),
+                ],
+            ),
+        ];
+        for (changed, b_reads, c_reads, expected) in cases {
+            let mut case = a_with_two_readers().redefined("core.a", changed);
+            if let Some(columns) = b_reads {
+                case = case.reads("core.b", "core.a", columns);
+            }
+            if let Some(columns) = c_reads {
+                case = case.reads("core.c", "core.a", columns);
+            }
+            let plan = case.plan("2024-01-05T00:00:00Z");
+            let mut got: Vec<(&str, &str)> = plan
+                .actions
+                .iter()
+                .map(|a| (a.table.as_str(), a.kind.name()))
+                .collect();
+            got.sort();
+            assert_eq!(
+                got, expected,
+                "changed {changed:?}, b reads {b_reads:?}, c reads {c_reads:?}\n{plan}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_plan_says_which_columns_changed_and_which_caused_a_repair() {
+        let plan = a_with_two_readers()
+            .redefined("core.a", Ok(&["x"]))
+            .reads("core.b", "core.a", &["x", "day"])
+            .reads("core.c", "core.a", &["y"])
+            .plan("2024-01-05T00:00:00Z");
+        assert_eq!(plan.actions[0].columns, ["core.a.x"]);
+        assert_eq!(
+            plan.actions[0].changed_columns,
+            Some(BTreeSet::from(["x".to_string()]))
+        );
+        assert!(
+            plan.actions[0].reason.ends_with("; changed: core.a.x"),
+            "{}",
+            plan.actions[0].reason
+        );
+        assert_eq!(plan.actions[1].columns, ["core.a.x"]);
+        assert!(
+            plan.actions[1].reason.contains("reads core.a.x (changed)"),
+            "{}",
+            plan.actions[1].reason
+        );
+    }
+
+    #[test]
+    fn a_logged_rebuild_repairs_later_readers_only_for_its_changed_columns() {
+        let mut case = a_with_two_readers()
+            .reads("core.b", "core.a", &["x"])
+            .reads("core.c", "core.a", &["y"]);
+        case.log.rewrites.push(crate::metadata::Rewrite {
+            table: name("core.a"),
+            run_id: 7,
+            interval: Interval::new(ts("2024-01-01"), ts("2024-01-05")).unwrap(),
+            columns: Some(BTreeSet::from(["y".to_string()])),
+        });
+        let plan = case.plan("2024-01-05T00:00:00Z");
+        assert_eq!(
+            summary(&plan),
+            [("core.c".to_string(), "repair", 1)],
+            "{plan}"
+        );
+    }
+
     /// Whole plans, rendered by `Display`, for the scenarios a reviewer reads.
     mod snapshots {
         use super::*;
 
         #[test]
         fn a_fresh_project_creates_what_its_sources_complete() {
-            let case = Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-02T00:00:00Z");
+            let case =
+                Case::new(hourly_and_daily()).source_through("raw.events", "2024-01-02T00:00:00Z");
             insta::assert_snapshot!(case.plan("2024-01-02T06:00:00Z"));
         }
 
@@ -1530,11 +1835,11 @@ mod properties {
             let mut next_id = 0;
             if built_hours > 0 {
                 let built = Interval::new(base(), base() + Span::hours(built_hours)).unwrap();
-                let pre = Plan { actions: vec![Action { table: TableName::parse("hourly.h").unwrap(), kind: RunAction::Create, batches: vec![built], reason: String::new() }], ..Plan::default() };
+                let pre = Plan { actions: vec![Action { table: TableName::parse("hourly.h").unwrap(), kind: RunAction::Create, batches: vec![built], reason: String::new(), columns: Vec::new(), changed_columns: None }], ..Plan::default() };
                 apply(&pre, &mut log, &project, &mut next_id);
             }
             let input = |log: &'_ LogSnapshot| -> Plan {
-                plan(&PlanInput { project: &project, dag: &dag, log, source_watermarks: &sources, now, selection: None, retry_failed: true, request: None })
+                plan(&PlanInput { project: &project, dag: &dag, log, source_watermarks: &sources, now, selection: None, retry_failed: true, request: None, impact: None })
             };
             let first = input(&log);
             prop_assert_eq!(&first.actions, &input(&log).actions, "planning is deterministic");

@@ -457,3 +457,51 @@ fn live_bigquery_builds_the_example() {
     let out = p.cli(&["--env", &env, "--format", "json", "query", &sql]);
     assert_eq!(out.code, 0, "{}", out.stdout);
 }
+
+#[test]
+fn plan_shows_dry_run_bytes_and_max_bytes_refuses_an_over_budget_plan() {
+    let fake = FakeBigQuery::start("2024-01-03T01:00:00Z");
+    let p = three_tables(&fake);
+    let planned = p.cli(&["--now", NOW, "--format", "json", "plan"]);
+    assert_eq!(planned.code, 0, "{}", planned.stdout);
+    let planned = planned.json();
+    let per_action: Vec<u64> = planned["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["impact"]["bytes"].as_u64().expect("bytes by dry run"))
+        .collect();
+    assert_eq!(per_action.len(), 3);
+    assert!(per_action.iter().all(|b| *b > 0), "{planned:#}");
+    let total = planned["impact"]["bytes"].as_u64().unwrap();
+    assert_eq!(total, per_action.iter().sum::<u64>());
+    let writes = |fake: &FakeBigQuery| {
+        fake.jobs()
+            .iter()
+            .filter(|j| {
+                !j.dry_run
+                    && ["CREATE", "INSERT", "MERGE"]
+                        .iter()
+                        .any(|w| j.sql.contains(w))
+            })
+            .count()
+    };
+    assert_eq!(writes(&fake), 0, "plan writes nothing");
+
+    let refused = p.cli(&["--now", NOW, "run", "--max-bytes", &(total - 1).to_string()]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.starts_with("refused: the plan would read")
+            && refused
+                .stdout
+                .contains(&format!("over --max-bytes {}", total - 1)),
+        "{}",
+        refused.stdout
+    );
+    assert_eq!(writes(&fake), 0, "nothing ran");
+    assert!(p.log(None).is_empty(), "nothing was logged");
+
+    let within = p.cli(&["--now", NOW, "run", "--max-bytes", &total.to_string()]);
+    assert_eq!(within.code, 0, "{}", within.stdout);
+    assert!(writes(&fake) > 0);
+}

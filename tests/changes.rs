@@ -391,3 +391,161 @@ sql: SELECT * FROM daily.counts WHERE day >= {{ start }} AND day < {{ end }}
     );
     assert!(plan(&p).is_empty(), "nothing left to retry");
 }
+
+const PER_DAY: &str = "name: core.per_day
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: |
+  SELECT CAST(ts AS DATE) AS day, count(*) AS events, count(DISTINCT user_id) AS users
+  FROM raw.events WHERE ts >= {{ start }} AND ts < {{ end }} GROUP BY ALL
+";
+
+/// core.per_day read by three tables: one reads `events`, one `users`, one `*`.
+fn per_day_and_readers() -> TestProject {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write("tables/core/per_day.yml", PER_DAY);
+    for (name, select) in [
+        ("events_x2", "day, events * 2 AS doubled"),
+        ("users_x2", "day, users * 2 AS doubled"),
+        ("everything", "*"),
+    ] {
+        p.write(
+            &format!("tables/mart/{name}.yml"),
+            &format!(
+                "name: mart.{name}
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: SELECT {select} FROM core.per_day WHERE day >= {{{{ start }}}} AND day < {{{{ end }}}}
+"
+            ),
+        );
+    }
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-15 00:00:00", 3);
+    build(&p);
+    p
+}
+
+fn plan_json(p: &TestProject) -> serde_json::Value {
+    p.cli(&["plan", "--now", NOW, "--format", "json"]).json()
+}
+
+#[test]
+fn a_changed_column_repairs_only_the_tables_that_read_it() {
+    let p = per_day_and_readers();
+    let before = p.rows("SELECT * FROM mart.events_x2 ORDER BY day");
+    let last = last_run_id(&p);
+    p.write(
+        "tables/core/per_day.yml",
+        &PER_DAY.replace(
+            "count(DISTINCT user_id) AS users",
+            "count(DISTINCT user_id) * 10 AS users",
+        ),
+    );
+    assert_eq!(
+        plan(&p),
+        [
+            ("core.per_day".to_string(), "rebuild".to_string(), 14),
+            ("mart.everything".to_string(), "repair".to_string(), 14),
+            ("mart.users_x2".to_string(), "repair".to_string(), 14),
+        ],
+        "mart.events_x2 reads only `events`, which did not change"
+    );
+    let planned = plan_json(&p);
+    let action = |table: &str| {
+        planned["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["table"] == table)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        action("core.per_day")["impact"],
+        serde_json::json!({"intervals": 14, "bytes": null, "columns": ["core.per_day.users"]})
+    );
+    assert!(
+        action("mart.users_x2")["reason"]
+            .as_str()
+            .unwrap()
+            .contains("reads core.per_day.users (changed)"),
+        "{planned:#}"
+    );
+    assert_eq!(
+        planned["impact"],
+        serde_json::json!({"intervals": 42, "bytes": null})
+    );
+
+    build(&p);
+    assert_eq!(plan(&p), [], "nothing left");
+    assert_eq!(p.rows("SELECT * FROM mart.events_x2 ORDER BY day"), before);
+    assert!(
+        !runs_since(&p, last).iter().any(|r| r.0 == "mart.events_x2"),
+        "the unaffected reader did not run"
+    );
+    assert_eq!(
+        p.rows("SELECT DISTINCT doubled FROM mart.users_x2"),
+        [["60"]],
+        "3 users × 10 × 2"
+    );
+}
+
+#[test]
+fn an_added_column_repairs_only_star_readers_and_a_removed_one_its_readers() {
+    let p = per_day_and_readers();
+    p.write(
+        "tables/core/per_day.yml",
+        &PER_DAY.replace("AS users", "AS users, max(ts) AS last_seen"),
+    );
+    assert_eq!(
+        plan(&p),
+        [
+            ("core.per_day".to_string(), "rebuild".to_string(), 14),
+            ("mart.everything".to_string(), "repair".to_string(), 14),
+        ]
+    );
+    build(&p);
+    assert_eq!(
+        p.count("SELECT * FROM mart.everything WHERE last_seen IS NULL"),
+        0,
+        "the star reader was repaired with the new column"
+    );
+    assert_eq!(plan(&p), []);
+
+    // Back to the original: `last_seen` is removed; only the star reader read it.
+    p.write("tables/core/per_day.yml", PER_DAY);
+    assert_eq!(
+        plan(&p),
+        [
+            ("core.per_day".to_string(), "rebuild".to_string(), 14),
+            ("mart.everything".to_string(), "repair".to_string(), 14),
+        ]
+    );
+}
+
+#[test]
+fn a_new_filter_changes_the_rows_and_repairs_every_reader() {
+    let p = per_day_and_readers();
+    p.write(
+        "tables/core/per_day.yml",
+        &PER_DAY.replace("WHERE ts >=", "WHERE user_id <> 2 AND ts >="),
+    );
+    let planned = plan_json(&p);
+    assert_eq!(
+        planned["actions"].as_array().unwrap().len(),
+        4,
+        "{planned:#}"
+    );
+    assert!(
+        planned["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("every reader repairs (its rows changed"),
+        "{planned:#}"
+    );
+}

@@ -161,6 +161,7 @@ fn shadow_build(
             snapshot.tables.insert(name, log);
         }
     }
+    let impact = super::impact::change_impact(&loaded.project, &snapshot);
     let planned = plan::plan(&PlanInput {
         project: &loaded.project,
         dag: &loaded.dag,
@@ -170,6 +171,7 @@ fn shadow_build(
         selection: Some(to_build),
         retry_failed: true,
         request: None,
+        impact: impact.as_ref(),
     });
     let progress = progress(&planned);
     let ctx = RunContext {

@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod ci;
+mod impact;
 mod ingesting;
 mod loaded;
 pub mod run;
@@ -16,6 +17,7 @@ pub mod status;
 mod stores;
 pub mod worker;
 
+pub use impact::{estimate_bytes, total_bytes};
 pub use loaded::{load, load_valid, with_dag, Loaded};
 pub use settings::Settings;
 pub use situation::{

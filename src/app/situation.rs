@@ -66,6 +66,7 @@ pub fn situation_given(
     let snapshot = stores
         .metadata
         .snapshot(settings.env.name(), longest_input(&loaded.project))?;
+    let impact = super::impact::change_impact(&loaded.project, &snapshot);
     let plan = plan::plan(&PlanInput {
         project: &loaded.project,
         dag: &loaded.dag,
@@ -75,6 +76,7 @@ pub fn situation_given(
         selection: scope.selection,
         retry_failed: !scope.hold_failed,
         request: scope.request,
+        impact: impact.as_ref(),
     });
     Ok(Situation { snapshot, plan })
 }

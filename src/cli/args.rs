@@ -69,6 +69,10 @@ pub enum Command {
         /// Concurrent runs (default: number of cores).
         #[arg(long)]
         threads: Option<usize>,
+        /// Refuse (exit 1, nothing run) a plan whose queries would read more
+        /// bytes than this, by dry run (BigQuery).
+        #[arg(long)]
+        max_bytes: Option<u64>,
     },
     /// Re-run a table's intervals over [--from, --to) (a source: re-run its readers).
     Backfill {

@@ -58,7 +58,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Validate { dry_run } => validate(s, f, *dry_run),
         Command::Dag { select } => dag_command(s, f, select.as_deref()),
         Command::Plan { select } => plan_command(s, f, select.as_deref()),
-        Command::Run { select, threads } => run_command(s, f, select.as_deref(), *threads),
+        Command::Run {
+            select,
+            threads,
+            max_bytes,
+        } => run_command(s, f, select.as_deref(), *threads, *max_bytes),
         Command::Backfill {
             table,
             from,
@@ -210,9 +214,11 @@ fn plan_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Ou
         ..Scope::default()
     };
     let situation = app::situation(s, &loaded, &stores, s.now(), scope)?;
+    let bytes = app::estimate_bytes(&loaded.project, stores.warehouse.as_ref(), &situation.plan);
     Ok(Outcome::ok(output::plan(
         &loaded.project,
         &situation.plan,
+        &bytes,
         format,
     )))
 }
@@ -222,6 +228,7 @@ fn run_command(
     format: Format,
     select: Option<&str>,
     threads: Option<usize>,
+    max_bytes: Option<u64>,
 ) -> Result<Outcome> {
     let loaded = app::load_valid(s)?;
     let selected = loaded.selection(select)?;
@@ -229,6 +236,38 @@ fn run_command(
         selection: selected.as_ref(),
         ..Scope::default()
     };
+    if let Some(max) = max_bytes {
+        let stores = app::open_stores(&loaded.project)?;
+        let situation = app::situation(s, &loaded, &stores, s.now(), scope)?;
+        let bytes =
+            app::estimate_bytes(&loaded.project, stores.warehouse.as_ref(), &situation.plan);
+        if !matches!(
+            loaded.project.config.warehouse,
+            WarehouseConfig::BigQuery { .. }
+        ) {
+            bail!("--max-bytes needs a warehouse that estimates bytes by dry run: set `warehouse: {{type: bigquery, ...}}` in derived.yml");
+        }
+        let Some(total) = app::total_bytes(&bytes) else {
+            let unknown: Vec<String> = situation
+                .plan
+                .actions
+                .iter()
+                .zip(&bytes)
+                .filter(|(_, b)| b.is_none())
+                .map(|(a, _)| a.table.to_string())
+                .collect();
+            bail!(
+                "--max-bytes: the dry runs of {} failed, so the plan's bytes are unknown; nothing ran (`derived validate --dry-run` shows why)",
+                unknown.join(", ")
+            );
+        };
+        if total > max {
+            return Ok(Outcome {
+                stdout: output::refused(&loaded.project, &situation.plan, &bytes, max, format),
+                code: 1,
+            });
+        }
+    }
     execute(s, format, &loaded, scope, threads)
 }
 

@@ -109,31 +109,64 @@ struct PlanActionJson {
     intervals: Vec<[String; 2]>,
     interval_count: usize,
     reason: String,
+    impact: Impact,
 }
 
-pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
-    let actions: Vec<PlanActionJson> = plan
-        .actions
+/// What an action, or the whole plan, costs (SPEC §10.3).
+#[derive(Serialize)]
+struct Impact {
+    intervals: usize,
+    /// Bytes its queries read, by dry run; null when the warehouse cannot tell.
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<String>>,
+}
+
+fn plan_actions(project: &Project, plan: &Plan, bytes: &[Option<u64>]) -> Vec<PlanActionJson> {
+    plan.actions
         .iter()
-        .map(|a| PlanActionJson {
-            table: a.table.to_string(),
-            action: a.kind.name(),
-            intervals: a
-                .batches
-                .iter()
-                .map(|b| [format_ts(b.start()), format_ts(b.end())])
-                .collect(),
-            interval_count: project
+        .zip(bytes.iter().copied().chain(std::iter::repeat(None)))
+        .map(|(a, bytes)| {
+            let interval_count = project
                 .table(&a.table)
-                .map_or(a.batches.len(), |t| a.intervals(t)),
-            reason: a.reason.clone(),
+                .map_or(a.batches.len(), |t| a.intervals(t));
+            PlanActionJson {
+                table: a.table.to_string(),
+                action: a.kind.name(),
+                intervals: a
+                    .batches
+                    .iter()
+                    .map(|b| [format_ts(b.start()), format_ts(b.end())])
+                    .collect(),
+                interval_count,
+                reason: a.reason.clone(),
+                impact: Impact {
+                    intervals: interval_count,
+                    bytes,
+                    columns: Some(a.columns.clone()),
+                },
+            }
         })
-        .collect();
+        .collect()
+}
+
+fn plan_total(actions: &[PlanActionJson], bytes: &[Option<u64>]) -> Impact {
+    Impact {
+        intervals: actions.iter().map(|a| a.interval_count).sum(),
+        bytes: crate::app::total_bytes(bytes),
+        columns: None,
+    }
+}
+
+pub fn plan(project: &Project, plan: &Plan, bytes: &[Option<u64>], format: Format) -> String {
+    let actions = plan_actions(project, plan, bytes);
+    let total = plan_total(&actions, bytes);
     if format == Format::Json {
         let value = json!({
             "now": plan.now.map(format_ts),
             "actions": actions,
             "blocked": plan.blocked,
+            "impact": total,
         });
         return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
     }
@@ -146,9 +179,13 @@ pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
             (Some(first), Some(last)) => format!("{} .. {}", first[0], last[1]),
             _ => String::new(),
         };
+        let bytes = a
+            .impact
+            .bytes
+            .map_or(String::new(), |b| format!(", reads {}", bytes_text(b)));
         let _ = writeln!(
             out,
-            "{:<10} {:<40} {:>5} interval(s) {span}\n           {}",
+            "{:<10} {:<40} {:>5} interval(s) {span}{bytes}\n           {}",
             a.action, a.table, a.interval_count, a.reason
         );
     }
@@ -161,7 +198,44 @@ pub fn plan(project: &Project, plan: &Plan, format: Format) -> String {
             waiting.join(", ")
         );
     }
+    if !actions.is_empty() {
+        let _ = writeln!(
+            out,
+            "impact: {} interval(s){}",
+            total.intervals,
+            total
+                .bytes
+                .map_or(String::new(), |b| format!(", reads {}", bytes_text(b)))
+        );
+    }
     out
+}
+
+/// `run --max-bytes` refusing a plan over budget: what it would have read.
+pub fn refused(
+    project: &Project,
+    plan: &Plan,
+    bytes: &[Option<u64>],
+    max_bytes: u64,
+    format: Format,
+) -> String {
+    let actions = plan_actions(project, plan, bytes);
+    let total = plan_total(&actions, bytes);
+    if format == Format::Json {
+        let value = json!({
+            "refused": true,
+            "max_bytes": max_bytes,
+            "actions": actions,
+            "impact": total,
+        });
+        return serde_json::to_string_pretty(&value).expect("serializable") + "\n";
+    }
+    format!(
+        "refused: the plan would read {} ({} bytes), over --max-bytes {max_bytes}; nothing ran\n{}",
+        bytes_text(total.bytes.unwrap_or_default()),
+        total.bytes.unwrap_or_default(),
+        self::plan(project, plan, bytes, format)
+    )
 }
 
 /// `derived ingest`: what landed, then the runs it caused (`runs`, as text or

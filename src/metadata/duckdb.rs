@@ -16,6 +16,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/duckdb/0003_job_usage.sql"),
     ),
     (4, include_str!("../../migrations/duckdb/0004_notes.sql")),
+    (
+        5,
+        include_str!("../../migrations/duckdb/0005_column_impact.sql"),
+    ),
 ];
 
 pub struct DuckDbMetadata {
@@ -121,7 +125,7 @@ fn load_rewrites(
     let actions = REWRITE_ACTIONS.map(|a| format!("'{a}'")).join(", ");
     let mut rewrites = conn
         .prepare(&format!(
-            "SELECT table_name, run_id, epoch_us(interval_start), epoch_us(interval_end) FROM runs
+            "SELECT table_name, run_id, epoch_us(interval_start), epoch_us(interval_end), changed_columns FROM runs
              WHERE env = ? AND status = 'success' AND action IN ({actions}) AND interval_start IS NOT NULL ORDER BY run_id"
         ))
         .map_err(backend)?;
@@ -132,16 +136,18 @@ fn load_rewrites(
                 r.get::<_, i64>(1)?,
                 r.get::<_, i64>(2)?,
                 r.get::<_, i64>(3)?,
+                r.get::<_, Option<String>>(4)?,
             ))
         })
         .map_err(backend)?;
     for row in rows {
-        let (table, run_id, s, e) = row.map_err(backend)?;
+        let (table, run_id, s, e, columns) = row.map_err(backend)?;
         if let Some(interval) = interval_of(Some(s), Some(e)) {
             snapshot.rewrites.push(Rewrite {
                 table: TableName::from_reference(&table),
                 run_id,
                 interval,
+                columns: from_json(columns),
             });
         }
     }
@@ -272,8 +278,8 @@ impl MetadataStore for DuckDbMetadata {
         self.conn()
             .query_row(
                 "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
-                 git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note) \
-                 VALUES (?, ?, ?, make_timestamp(?), make_timestamp(?), 'running', make_timestamp(?), ?, ?, ?, make_timestamp(?), ?, ?, make_timestamp(?), ?) \
+                 git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note, column_fingerprints, changed_columns) \
+                 VALUES (?, ?, ?, make_timestamp(?), make_timestamp(?), 'running', make_timestamp(?), ?, ?, ?, make_timestamp(?), ?, ?, make_timestamp(?), ?, ?, ?) \
                  RETURNING run_id",
                 params![
                     run.table.as_str(),
@@ -290,6 +296,8 @@ impl MetadataStore for DuckDbMetadata {
                     upstream,
                     run.read_watermark.map(to_micros),
                     run.note,
+                    to_json(&run.column_fingerprints),
+                    to_json(&run.changed_columns),
                 ],
                 |r| r.get(0),
             )
@@ -371,7 +379,7 @@ impl MetadataStore for DuckDbMetadata {
         let mut latest = conn
             .prepare(
                 "SELECT table_name, run_id, action, status, epoch_us(interval_start), epoch_us(interval_end), fingerprint, error,
-                        epoch_us(finished_at), epoch_us(read_watermark), kind
+                        epoch_us(finished_at), epoch_us(read_watermark), kind, column_fingerprints
                  FROM (
                     SELECT *, 0 AS kind FROM runs WHERE env = ? AND action NOT IN ('export', 'pause', 'resume')
                       QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
@@ -395,18 +403,26 @@ impl MetadataStore for DuckDbMetadata {
                     finished_at: r.get::<_, Option<i64>>(8)?.map(from_micros),
                     read_watermark: r.get::<_, Option<i64>>(9)?.map(from_micros),
                 };
-                Ok((r.get::<_, String>(0)?, attempt, r.get::<_, i32>(10)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    attempt,
+                    r.get::<_, i32>(10)?,
+                    r.get::<_, Option<String>>(11)?,
+                ))
             })
             .map_err(backend)?;
         for row in rows {
-            let (table, attempt, kind) = row.map_err(backend)?;
+            let (table, attempt, kind, columns) = row.map_err(backend)?;
             let log = snapshot
                 .tables
                 .entry(TableName::from_reference(&table))
                 .or_default();
             match kind {
                 0 => log.last_attempt = Some(attempt),
-                1 => log.last_success = Some(attempt),
+                1 => {
+                    log.column_fingerprints = from_json(columns);
+                    log.last_success = Some(attempt);
+                }
                 _ => log.last_export = Some(attempt),
             }
         }

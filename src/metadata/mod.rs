@@ -11,7 +11,7 @@ use crate::project::checks::CheckOutcome;
 use crate::project::TableName;
 use crate::time::{Interval, IntervalSet, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub type RunId = i64;
 
@@ -133,6 +133,11 @@ pub struct NewRun {
     pub read_watermark: Option<Timestamp>,
     /// Why a person did it (`derived pause --reason`).
     pub note: Option<String>,
+    /// Per output column, a hash of what defined it (SPEC §10.3).
+    pub column_fingerprints: Option<BTreeMap<String, String>>,
+    /// A rebuild after a definition change: the columns whose definition
+    /// changed (None: every column, or not a rebuild).
+    pub changed_columns: Option<BTreeSet<String>>,
 }
 
 /// One row of the log, as `derived log` prints it.
@@ -208,6 +213,8 @@ pub struct TableLog {
     pub paused: Option<Pause>,
     /// The latest pause or resume row of the table.
     pub last_pause_change: Option<RunId>,
+    /// The column fingerprints of the definition of the last success.
+    pub column_fingerprints: Option<BTreeMap<String, String>>,
 }
 
 /// Who paused a table, when and why.
@@ -250,6 +257,8 @@ pub struct Rewrite {
     pub table: TableName,
     pub run_id: RunId,
     pub interval: Interval,
+    /// The columns it changed; None: every column.
+    pub columns: Option<BTreeSet<String>>,
 }
 
 /// Everything the planner needs from the log, taken at one moment.
@@ -354,6 +363,18 @@ pub struct Wakeups {
     pub listener: Box<dyn Send>,
 }
 
+/// A value kept in the log as JSON text (None stays NULL).
+pub(crate) fn to_json<T: Serialize>(value: &Option<T>) -> Option<String> {
+    value
+        .as_ref()
+        .map(|v| serde_json::to_string(v).expect("serializable"))
+}
+
+/// A JSON value of the log; NULL, or text this version cannot read, is None.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: Option<String>) -> Option<T> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+}
+
 /// Logs that a source's data over `range` was rewritten (a backfill, or late
 /// events): a finished `backfill` row its readers repair from.
 pub fn record_source_rewrite(
@@ -377,6 +398,8 @@ pub fn record_source_rewrite(
         upstream_runs: Vec::new(),
         read_watermark: None,
         note: None,
+        column_fingerprints: None,
+        changed_columns: None,
     };
     let run_id = store.begin_run(&marker)?;
     store.finish_run(run_id, RunStatus::Success, None, None, JobUsage::default())?;
@@ -411,6 +434,8 @@ pub fn record_pause(
         upstream_runs: Vec::new(),
         read_watermark: None,
         note: reason.map(str::to_string),
+        column_fingerprints: None,
+        changed_columns: None,
     };
     let run_id = store.begin_run(&row)?;
     store.finish_run(run_id, RunStatus::Success, None, None, JobUsage::default())?;

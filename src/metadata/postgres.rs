@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (4, include_str!("../../migrations/postgres/0004_leases.sql")),
     (5, include_str!("../../migrations/postgres/0005_notes.sql")),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_column_impact.sql"),
+    ),
 ];
 
 /// How long a lease lives without a heartbeat, unless the worker says otherwise.
@@ -242,7 +246,7 @@ async fn load_rewrites(
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let actions: Vec<&str> = REWRITE_ACTIONS.map(RunAction::name).to_vec();
     for row in tx.query(
-        "SELECT table_name, run_id, interval_start, interval_end FROM runs
+        "SELECT table_name, run_id, interval_start, interval_end, changed_columns FROM runs
          WHERE env = $1 AND status = 'success' AND action = ANY($2) AND interval_start IS NOT NULL ORDER BY run_id",
         &[&env, &actions],
     ).await? {
@@ -251,6 +255,7 @@ async fn load_rewrites(
                 table: TableName::from_reference(row.get(0)),
                 run_id: row.get(1),
                 interval,
+                columns: from_json(row.get(4)),
             });
         }
     }
@@ -318,17 +323,17 @@ async fn read_snapshot(
     for row in tx.query(
             "SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 0 AS kind
+                       fingerprint, error, finished_at, read_watermark, 0 AS kind, column_fingerprints
                 FROM runs WHERE env = $1 AND action NOT IN ('export', 'pause', 'resume') ORDER BY table_name, run_id DESC) a
              UNION ALL
              SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 1 AS kind
+                       fingerprint, error, finished_at, read_watermark, 1 AS kind, column_fingerprints
                 FROM runs WHERE env = $1 AND status = 'success' AND action NOT IN ('export', 'pause', 'resume') ORDER BY table_name, run_id DESC) b
              UNION ALL
              SELECT * FROM (
                 SELECT DISTINCT ON (table_name) table_name, run_id, action, status, interval_start, interval_end,
-                       fingerprint, error, finished_at, read_watermark, 2 AS kind
+                       fingerprint, error, finished_at, read_watermark, 2 AS kind, column_fingerprints
                 FROM runs WHERE env = $1 AND action = 'export' ORDER BY table_name, run_id DESC) c",
             &[&env],
         ).await? {
@@ -348,7 +353,10 @@ async fn read_snapshot(
                 .or_default();
             match row.get::<_, i32>(10) {
                 0 => log.last_attempt = Some(attempt),
-                1 => log.last_success = Some(attempt),
+                1 => {
+                    log.column_fingerprints = from_json(row.get(11));
+                    log.last_success = Some(attempt);
+                }
                 _ => log.last_export = Some(attempt),
             }
         }
@@ -398,8 +406,8 @@ impl MetadataStore for PostgresMetadata {
         let upstream = serde_json::to_string(&run.upstream_runs).unwrap_or_else(|_| "[]".into());
         let rows = self.query(
             "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, fingerprint, \
-             git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note) \
-             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING run_id",
+             git_commit, triggered_by, as_of, sql, upstream_runs, read_watermark, note, column_fingerprints, changed_columns) \
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING run_id",
             &[
                 &run.table.as_str(),
                 &run.env,
@@ -415,6 +423,8 @@ impl MetadataStore for PostgresMetadata {
                 &upstream,
                 &run.read_watermark,
                 &run.note,
+                &to_json(&run.column_fingerprints),
+                &to_json(&run.changed_columns),
             ],
         )?;
         Ok(rows[0].get(0))

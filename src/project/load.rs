@@ -47,6 +47,19 @@ impl Project {
         self.renderer.render(&table.sql, &ctx).ok()
     }
 
+    /// Per output column, a hash of what defines it (see [`impact`]); None
+    /// when the SQL cannot be split by column.
+    ///
+    /// [`impact`]: crate::project::impact
+    pub fn column_fingerprints(&self, table: &Table) -> Option<BTreeMap<String, String>> {
+        let sql = self.representative_sql(table)?;
+        let settings: Vec<String> = settings(table)
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        crate::project::impact::column_fingerprints(&sql, self.config.dialect, &settings.join("\n"))
+    }
+
     /// A project made of definitions built in code (tests, generators).
     pub fn from_nodes(root: &Path, config: Config, nodes: Vec<Node>) -> Project {
         let renderer = Renderer::new(config.vars.clone(), config.dialect);
@@ -1647,36 +1660,44 @@ fn reads_this(sql: &str) -> bool {
 
 fn fingerprint(table: &Table, normalized_sql: &str) -> String {
     let mut h = Sha256::new();
-    let mut field = |name: &str, value: &str| {
+    for (name, value) in std::iter::once(("sql", normalized_sql.to_string())).chain(settings(table))
+    {
         h.update(name.as_bytes());
         h.update([0]);
         h.update(value.as_bytes());
         h.update([0]);
-    };
-    field("sql", normalized_sql);
-    field("strategy", table.strategy.name());
-    field("schedule", table.schedule.name());
-    field("start", &crate::time::format_ts(table.start));
-    field(
-        "window",
-        &table.window.map(|w| w.to_string()).unwrap_or_default(),
-    );
-    field("time_column", table.time_column.as_deref().unwrap_or(""));
-    field("unique_key", &table.unique_key.join(","));
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Everything of a definition but its SQL that changes the data, in the
+/// order the fingerprint hashes it.
+fn settings(table: &Table) -> Vec<(&'static str, String)> {
+    let mut out = vec![
+        ("strategy", table.strategy.name().to_string()),
+        ("schedule", table.schedule.name().to_string()),
+        ("start", crate::time::format_ts(table.start)),
+        (
+            "window",
+            table.window.map(|w| w.to_string()).unwrap_or_default(),
+        ),
+        ("time_column", table.time_column.clone().unwrap_or_default()),
+        ("unique_key", table.unique_key.join(",")),
+    ];
     for (column, rule) in &table.merge {
-        field("merge", &format!("{column}={}", rule.name()));
+        out.push(("merge", format!("{column}={}", rule.name())));
     }
     for c in &table.columns {
-        field(
+        out.push((
             "column",
-            &format!(
+            format!(
                 "{}:{}",
                 c.name,
                 c.data_type.as_deref().unwrap_or("").to_ascii_uppercase()
             ),
-        );
+        ));
     }
-    hex::encode(&h.finalize()[..16])
+    out
 }
 
 /// Duplicate names, and every upstream resolved to the spelling of its

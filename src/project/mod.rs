@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod dialect;
 #[cfg(feature = "duckdb")]
 pub mod duckdb_parser;
+pub mod impact;
 pub mod load;
 pub mod refs;
 pub mod template;

@@ -1,0 +1,177 @@
+//! Change impact (SPEC §10.3): which columns each definition change touched,
+//! from the column fingerprints the log kept of the definition that built the
+//! table, and which columns each reader reads, from its column lineage. The
+//! planner decides from these which readers to repair.
+
+use crate::exec;
+use crate::lineage;
+use crate::metadata::LogSnapshot;
+use crate::plan::{ChangeImpact, Plan};
+use crate::project::columns::{column_lineage, ColumnLineage, SourceColumn};
+use crate::project::impact::{changed_columns, ROWS, STAR};
+use crate::project::{Project, Table, TableName};
+use crate::warehouse::{Dialect, Warehouse};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// None when nothing changed and no logged rewrite is limited to some columns:
+/// then there is nothing to work out.
+pub fn change_impact(project: &Project, log: &LogSnapshot) -> Option<ChangeImpact> {
+    let mut impact = ChangeImpact::default();
+    // Per changed table, the columns its old definition produced, when a
+    // column went away: a `*` reader read it then, and no longer can.
+    let mut before_removal: HashMap<TableName, Vec<String>> = HashMap::new();
+    for table in project.tables() {
+        let Some(table_log) = log.tables.get(&table.name) else {
+            continue;
+        };
+        if table_log
+            .last_success
+            .as_ref()
+            .is_none_or(|a| a.fingerprint == table.fingerprint)
+        {
+            continue;
+        }
+        let changed = match (
+            table_log.column_fingerprints.as_ref(),
+            project.column_fingerprints(table),
+        ) {
+            (None, _) => Err("the log keeps no columns of the definition that built it".into()),
+            (_, None) => Err("its SQL cannot be compared column by column".into()),
+            (Some(old), Some(new)) => {
+                let produced = |m: &BTreeMap<String, String>| -> Vec<String> {
+                    m.keys()
+                        .filter(|c| *c != ROWS && *c != STAR)
+                        .cloned()
+                        .collect()
+                };
+                if produced(old).iter().any(|c| !new.contains_key(c)) && !old.contains_key(STAR) {
+                    before_removal.insert(table.name.clone(), produced(old));
+                }
+                changed_columns(old, &new).ok_or_else(|| {
+                    "its rows changed: source, filter, join, grouping or settings".into()
+                })
+            }
+        };
+        impact.changed.insert(table.name.clone(), changed);
+    }
+    let rewritten: BTreeSet<&TableName> = impact
+        .changed
+        .keys()
+        .chain(
+            log.rewrites
+                .iter()
+                .filter(|w| w.columns.is_some())
+                .map(|w| &w.table),
+        )
+        .collect();
+    if rewritten.is_empty() {
+        return None;
+    }
+    let readers: BTreeSet<TableName> = project
+        .tables()
+        .filter(|t| t.upstreams.iter().any(|u| rewritten.contains(u)))
+        .map(|t| t.name.clone())
+        .collect();
+    let lineages = lineage::columns_of_tables(project, &readers);
+    for reader in project.tables().filter(|t| readers.contains(&t.name)) {
+        let Some(lineage) = lineages.get(&reader.name) else {
+            continue;
+        };
+        for upstream in reader.upstreams.iter().filter(|u| rewritten.contains(u)) {
+            let Some(mut read) = columns_read(lineage, upstream) else {
+                continue;
+            };
+            if let Some(old) = before_removal.get(upstream) {
+                match read_before(project, reader, upstream, old) {
+                    Some(before) => read.extend(before),
+                    None => continue,
+                }
+            }
+            impact
+                .reads
+                .insert((reader.name.clone(), upstream.clone()), read);
+        }
+    }
+    Some(impact)
+}
+
+/// What `reader` read of `upstream` when `upstream` produced `old_columns`:
+/// a `*` over it read every one of them.
+fn read_before(
+    project: &Project,
+    reader: &Table,
+    upstream: &TableName,
+    old_columns: &[String],
+) -> Option<BTreeSet<String>> {
+    let sql = project.representative_sql(reader)?;
+    let none = HashMap::new();
+    let columns_of = |written: &str| {
+        let name = project.resolve_reference(written)?;
+        if name == upstream {
+            Some(old_columns.to_vec())
+        } else {
+            lineage::known_columns_of(project, &none, name)
+        }
+    };
+    let lineage = column_lineage(
+        &sql,
+        project.config.dialect,
+        project.config.default_project(),
+        &columns_of,
+    );
+    let written = |c: &SourceColumn| project.resolve_reference(&c.table) == Some(upstream);
+    if !lineage.gaps.is_empty() {
+        return None;
+    }
+    Some(
+        lineage
+            .columns
+            .iter()
+            .flat_map(|c| c.computed_from.iter().map(|d| &d.source))
+            .chain(&lineage.influences)
+            .filter(|c| written(c))
+            .map(|c| c.column.to_lowercase())
+            .collect(),
+    )
+}
+
+/// The columns of `upstream` a query selects, filters, joins, groups or orders
+/// by (lower case); None unless its lineage is exact.
+fn columns_read(lineage: &ColumnLineage, upstream: &TableName) -> Option<BTreeSet<String>> {
+    if !lineage.gaps.is_empty() || !lineage.columns_complete {
+        return None;
+    }
+    let of_upstream = |c: &&SourceColumn| c.table == upstream.as_str();
+    Some(
+        lineage
+            .columns
+            .iter()
+            .flat_map(|c| c.computed_from.iter().map(|d| &d.source))
+            .chain(&lineage.influences)
+            .filter(of_upstream)
+            .map(|c| c.column.to_lowercase())
+            .collect(),
+    )
+}
+
+/// Per action of the plan, the bytes its queries would read by dry run (None:
+/// the warehouse cannot tell, as only BigQuery can).
+pub fn estimate_bytes(
+    project: &Project,
+    warehouse: &dyn Warehouse,
+    plan: &Plan,
+) -> Vec<Option<u64>> {
+    use rayon::prelude::*;
+    if warehouse.dialect() != Dialect::BigQuery {
+        return vec![None; plan.actions.len()];
+    }
+    plan.actions
+        .par_iter()
+        .map(|action| exec::estimate_bytes(project, warehouse, action))
+        .collect()
+}
+
+/// The plan's bytes, when every action's are known.
+pub fn total_bytes(estimates: &[Option<u64>]) -> Option<u64> {
+    estimates.iter().copied().sum()
+}
