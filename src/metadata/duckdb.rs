@@ -32,13 +32,7 @@ fn backend(e: ::duckdb::Error) -> MetadataError {
 
 impl DuckDbMetadata {
     pub fn open(path: &Path) -> Result<DuckDbMetadata> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                MetadataError::Backend(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let conn =
-            Connection::open(path).map_err(|e| MetadataError::Backend(open_error(path, &e)))?;
+        let conn = open_file(path).map_err(MetadataError::Backend)?;
         Self::migrate(&conn, &path.display().to_string())?;
         Ok(DuckDbMetadata {
             conn: Mutex::new(conn),
@@ -617,6 +611,28 @@ impl ::duckdb::types::FromSql for RunAction {
 
 /// Why a DuckDB file could not be opened; another process holding it gets a
 /// message that says what to do.
+/// Opens (or creates) a DuckDB file, its folder first. A file shorter than
+/// DuckDB's three header blocks is one whose creation a killed process cut
+/// short: it never held data, so it is created again.
+pub(crate) fn open_file(path: &Path) -> std::result::Result<Connection, String> {
+    const HEADERS: u64 = 3 * 4096;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() < HEADERS) {
+        let wal = format!("{}.wal", path.display());
+        for unfinished in [path, Path::new(&wal)] {
+            if unfinished.exists() {
+                std::fs::remove_file(unfinished).map_err(|e| {
+                    format!("cannot remove the unfinished {}: {e}", unfinished.display())
+                })?;
+            }
+        }
+    }
+    Connection::open(path).map_err(|e| open_error(path, &e))
+}
+
 pub(crate) fn open_error(path: &Path, e: &::duckdb::Error) -> String {
     let text = e.to_string();
     if text.contains("Could not set lock") {
@@ -638,6 +654,22 @@ pub(crate) fn open_error(path: &Path, e: &::duckdb::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_whose_creation_was_cut_short_is_created_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metadata.duckdb");
+        std::fs::write(&path, b"").unwrap();
+        let store = DuckDbMetadata::open(&path).unwrap();
+        assert!(store.log("prod", None, None, 10).unwrap().is_empty());
+        drop(store);
+        assert!(std::fs::metadata(&path).unwrap().len() >= 3 * 4096);
+        std::fs::write(dir.path().join("other.duckdb"), vec![7u8; 20_000]).unwrap();
+        assert!(
+            DuckDbMetadata::open(&dir.path().join("other.duckdb")).is_err(),
+            "a file that is not DuckDB's is never removed"
+        );
+    }
 
     #[test]
     fn a_store_from_a_newer_version_is_refused_with_a_clear_message() {

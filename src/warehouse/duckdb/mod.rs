@@ -55,13 +55,7 @@ const SETUP: &str = "CREATE SCHEMA IF NOT EXISTS _derived; \
 
 impl DuckDbWarehouse {
     pub fn open(path: &Path) -> Result<DuckDbWarehouse> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                WarehouseError::new(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let conn = Connection::open(path)
-            .map_err(|e| WarehouseError::new(crate::metadata::duckdb::open_error(path, &e)))?;
+        let conn = crate::metadata::duckdb::open_file(path).map_err(WarehouseError::new)?;
         conn.execute_batch(SETUP).map_err(err)?;
         Ok(DuckDbWarehouse {
             base: Mutex::new(conn),
