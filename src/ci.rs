@@ -247,6 +247,16 @@ pub struct Report<'a> {
     pub built: Vec<Built>,
     pub blocked: Vec<String>,
     pub diffs: Vec<TableDiff>,
+    /// What merging the change will run in production (SPEC §10.3).
+    pub impact: Vec<Planned>,
+}
+
+/// One action the change will cause in production once merged.
+pub struct Planned {
+    pub table: String,
+    pub action: &'static str,
+    pub intervals: usize,
+    pub reason: String,
 }
 
 /// Markdown fit for a pull-request comment.
@@ -311,7 +321,32 @@ pub fn render(report: &Report) -> String {
     for d in &report.diffs {
         render_diff(&mut out, d);
     }
+    render_impact(&mut out, &report.impact);
     out
+}
+
+fn render_impact(out: &mut String, impact: &[Planned]) {
+    let total: usize = impact.iter().map(|p| p.intervals).sum();
+    let _ = writeln!(
+        out,
+        "### Impact in production\n\nOnce merged, the next run does {} action(s) over {total} interval(s).\n",
+        impact.len()
+    );
+    if impact.is_empty() {
+        return;
+    }
+    out.push_str("| action | table | intervals | why |\n|---|---|---|---|\n");
+    for p in impact {
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            p.action,
+            p.table,
+            p.intervals,
+            p.reason.replace('|', "\\|")
+        );
+    }
+    out.push('\n');
 }
 
 fn render_diff(out: &mut String, d: &TableDiff) {

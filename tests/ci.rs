@@ -126,6 +126,12 @@ fn ci_builds_the_changed_table_and_its_downstream_in_a_shadow_and_diffs_it() {
         report.contains("\"events\":144"),
         "the changed row is shown: {report}"
     );
+    assert!(
+        report.contains("### Impact in production\n\nOnce merged, the next run does 2 action(s) over 15 interval(s).")
+            && report.contains("| rebuild | `daily.counts` | 14 | fingerprint changed: definition; changed: daily.counts.events |")
+            && report.contains("| repair | `mart.summary` | 1 | upstream daily.counts rewrote"),
+        "{report}"
+    );
 
     let shadow = format!("shadow_{}", &head[..7]);
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use super::run::ProgressFor;
 use super::{default_threads, longest_input, open_stores, source_watermarks, Loaded, Settings};
-use crate::ci::{self, Built, Report};
+use crate::ci::{self, Built, Planned, Report};
 use crate::env::Env;
 use crate::exec::{self, RunContext};
 use crate::git;
@@ -60,6 +60,7 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
         built: Vec::new(),
         blocked: Vec::new(),
         diffs: Vec::new(),
+        impact: Vec::new(),
     };
     if head.project.has_errors() {
         let errors: Vec<_> = head.project.errors().cloned().collect();
@@ -89,6 +90,7 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
             failed: false,
         });
     }
+    report.impact = production_impact(&head, now)?;
     let since = recent_start(&mut head, &changes.to_build, now, options.last);
     let failed = shadow_build(
         &head,
@@ -217,6 +219,41 @@ fn shadow_build(
         });
     }
     Ok(result.failed > 0 || result.setup_error.is_some())
+}
+
+/// What the head definitions would run in production, planned from the
+/// production log: the change's impact once merged.
+fn production_impact(loaded: &Loaded, now: Timestamp) -> Result<Vec<Planned>> {
+    let stores = open_stores(&loaded.project)?;
+    let watermarks = source_watermarks(loaded, &stores, now)?;
+    let prod = stores
+        .metadata
+        .snapshot(Env::Prod.name(), longest_input(&loaded.project))?;
+    let impact = super::impact::change_impact(&loaded.project, &prod);
+    let planned = plan::plan(&PlanInput {
+        project: &loaded.project,
+        dag: &loaded.dag,
+        log: &prod,
+        source_watermarks: &watermarks,
+        now,
+        selection: None,
+        retry_failed: true,
+        request: None,
+        impact: impact.as_ref(),
+    });
+    Ok(planned
+        .actions
+        .iter()
+        .map(|a| Planned {
+            table: a.table.to_string(),
+            action: a.kind.name(),
+            intervals: loaded
+                .project
+                .table(&a.table)
+                .map_or(a.batches.len(), |t| a.intervals(t)),
+            reason: a.reason.clone(),
+        })
+        .collect())
 }
 
 /// Drops shadow environments whose latest run is older than `age`; their names.
