@@ -3,14 +3,16 @@
 # it, add one column to a table with downstream tables, then plan and run the
 # change. Prints the intervals planned and the run's wall time.
 #
-#   benches/change_impact.sh DERIVED_BIN BENCH_PROJECT_DIR [TABLE_FILE]
+#   benches/change_impact.sh DERIVED_BIN BENCH_PROJECT_DIR [TABLE_FILE] [forward]
 #
+# With `forward`, the change also sets `on_change: forward` on the table.
 # BENCH_PROJECT_DIR is a generated project's `derived/` folder (with its
 # `../data`); it is copied, never changed. Run it with two binaries to compare.
 set -euo pipefail
 bin="$1"
 source_dir="$2"
 table="${3:-tables/hourly/h0006_user_activity_msg.yml}"
+mode="${4:-}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cp -r "$source_dir" "$work/derived"
@@ -23,6 +25,9 @@ t0=2024-01-15T00:00:00Z
 "$bin" run --now "$t0" >/dev/null 2>&1
 # One more aggregate column, before FROM: nothing downstream reads it.
 sed -i 's/^  FROM raw.events/         , max(event_ts) AS last_event_at\n  FROM raw.events/' "$table"
+if [[ "$mode" == forward ]]; then
+  sed -i 's/^strategy: append$/strategy: append\non_change: forward/' "$table"
+fi
 "$bin" plan --now "$t0" --format json >plan.json
 python3 - <<'PY'
 import json

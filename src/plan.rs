@@ -9,7 +9,7 @@
 
 use crate::dag::Dag;
 use crate::metadata::{Failure, LogSnapshot, RunAction, RunId, RunStatus, TableLog};
-use crate::project::{Project, Strategy, Table, TableName};
+use crate::project::{OnChange, Project, Strategy, Table, TableName};
 use crate::time::{format_ts, Interval, IntervalSet, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
@@ -299,7 +299,14 @@ fn plan_table(
         Strategy::Append => plan_append(&situation),
         Strategy::Merge => plan_merge(&situation),
     };
-    if situation.fingerprint_changed {
+    if situation.fingerprint_changed && table.on_change == OnChange::Forward {
+        for action in actions.iter_mut().filter(|a| !a.kind.rewrites()) {
+            action.reason = format!(
+                "{}; the definition changed and applies forward (on_change: forward), built intervals stay",
+                action.reason
+            );
+        }
+    } else if situation.fingerprint_changed {
         for action in actions.iter_mut().filter(|a| a.kind == RunAction::Rebuild) {
             explain_definition_change(input, table, action);
         }
@@ -412,7 +419,7 @@ pub fn failure_of<'l>(table: &Table, log: &'l TableLog) -> Option<&'l str> {
     last.or_else(|| {
         log.failures
             .iter()
-            .filter(|f| f.fingerprint == table.fingerprint)
+            .filter(|f| holds(table, &f.fingerprint))
             .find_map(|f| not_abandoned(f.error.as_deref()))
     })
 }
@@ -421,18 +428,33 @@ pub fn failure_of<'l>(table: &Table, log: &'l TableLog) -> Option<&'l str> {
 fn current_failures<'l>(table: &Table, log: &'l TableLog) -> Vec<&'l Failure> {
     log.failures
         .iter()
-        .filter(|f| f.fingerprint == table.fingerprint)
+        .filter(|f| holds(table, &f.fingerprint))
         .collect()
+}
+
+/// Whether rows a run of `fingerprint` wrote still count as the table's:
+/// those of its definition, or of any earlier one under `on_change: forward`.
+fn holds(table: &Table, fingerprint: &str) -> bool {
+    fingerprint == table.fingerprint || table.on_change == OnChange::Forward
+}
+
+/// What the table holds under the definitions it keeps (see [`holds`]).
+fn held(table: &Table, log: &TableLog) -> IntervalSet {
+    let mut out = IntervalSet::default();
+    for (fingerprint, coverage) in &log.coverage {
+        if holds(table, fingerprint) {
+            for range in coverage.ranges() {
+                out.insert(*range);
+            }
+        }
+    }
+    out
 }
 
 /// What the table holds under its definition, minus the intervals whose
 /// latest attempt failed: an interval is complete only when it is both.
 fn complete(table: &Table, log: &TableLog) -> IntervalSet {
-    let mut complete = log
-        .coverage
-        .get(&table.fingerprint)
-        .cloned()
-        .unwrap_or_default();
+    let mut complete = held(table, log);
     for failure in current_failures(table, log) {
         complete.remove(failure.interval);
     }
@@ -652,9 +674,9 @@ fn plan_replace(s: &TableSituation, bound: Option<Timestamp>) -> (Projection, Ve
 
 fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
     let (table, log) = (s.table, s.log);
-    let empty = IntervalSet::default();
     // What the table holds, applied in order; its watermark also waits on failures.
-    let applied = log.coverage.get(&table.fingerprint).unwrap_or(&empty);
+    let held = held(table, log);
+    let applied = &held;
     let mut projection = interval_projection(table, log, &complete(table, log));
     let Some(ready_end) = s.ready_end else {
         return (projection, Vec::new());
@@ -671,7 +693,9 @@ fn plan_merge(s: &TableSituation) -> (Projection, Vec<Action>) {
         .find(|f| applied.ranges().iter().any(|r| r.overlaps(&f.interval)));
     let rebuild_reason = match s.requested {
         _ if log.last_success.is_none() => None,
-        _ if s.fingerprint_changed => Some("fingerprint changed: definition".to_string()),
+        _ if s.fingerprint_changed && table.on_change == OnChange::Rebuild => {
+            Some("fingerprint changed: definition".to_string())
+        }
         Some(RequestKind::Rebuild) => Some("rebuild requested".to_string()),
         Some(RequestKind::Backfill(range)) => Some(format!(
             "backfill of {range} requested; a merge table rebuilds from start"
@@ -748,7 +772,9 @@ fn plan_append(s: &TableSituation) -> (Projection, Vec<Action>) {
     };
     let rebuild_reason = match s.requested {
         _ if log.last_success.is_none() => None,
-        _ if s.fingerprint_changed => Some("fingerprint changed: definition".to_string()),
+        _ if s.fingerprint_changed && table.on_change == OnChange::Rebuild => {
+            Some("fingerprint changed: definition".to_string())
+        }
         Some(RequestKind::Rebuild) => Some("rebuild requested".to_string()),
         _ => None,
     };
@@ -989,7 +1015,7 @@ mod fixture {
     //! The definitions every plan test builds on.
 
     use super::*;
-    use crate::project::{Freshness, Node, Source, SqlOrigin};
+    use crate::project::{Freshness, Node, OnChange, Source, SqlOrigin};
     use crate::time::{parse_timestamp, Schedule};
 
     pub fn ts(text: &str) -> Timestamp {
@@ -1021,6 +1047,7 @@ mod fixture {
             owner: None,
             schedule,
             strategy,
+            on_change: OnChange::Rebuild,
             time_column: Some("ts".into()),
             start: ts("2024-01-01"),
             window: None,
@@ -1655,6 +1682,30 @@ mod tests {
             [("core.c".to_string(), "repair", 1)],
             "{plan}"
         );
+    }
+
+    #[test]
+    fn a_forward_change_rebuilds_nothing_and_continues_from_the_watermark() {
+        let mut nodes = two_daily_appends();
+        if let Node::Table(a) = &mut nodes[1] {
+            a.on_change = OnChange::Forward;
+        }
+        let case = Case::new(nodes)
+            .source_through("raw.events", "2024-01-06T00:00:00Z")
+            .built("core.a", "2024-01-01", "2024-01-05", RunStatus::Success)
+            .built("core.b", "2024-01-01", "2024-01-05", RunStatus::Success)
+            .redefined("core.a", Err("its rows changed"));
+        let plan = case.plan("2024-01-06T00:00:00Z");
+        assert_eq!(
+            summary(&plan),
+            [
+                ("core.a".to_string(), "increment", 1),
+                ("core.b".to_string(), "increment", 1)
+            ],
+            "{plan}"
+        );
+        assert_eq!(plan.actions[0].batches[0].start(), ts("2024-01-05"));
+        assert!(plan.actions[0].reason.contains("applies forward"), "{plan}");
     }
 
     /// Whole plans, rendered by `Display`, for the scenarios a reviewer reads.

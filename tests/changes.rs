@@ -549,3 +549,141 @@ fn a_new_filter_changes_the_rows_and_repairs_every_reader() {
         "{planned:#}"
     );
 }
+
+#[test]
+fn a_forward_change_keeps_built_rows_and_applies_from_the_next_interval() {
+    let p = per_day_and_readers();
+    let forward = PER_DAY
+        .replace("strategy: append", "strategy: append\non_change: forward")
+        .replace(
+            "count(*) AS events",
+            "count(*) * 10 AS events, max(ts) AS last_seen",
+        );
+    p.write("tables/core/per_day.yml", &forward);
+    assert_eq!(
+        plan(&p),
+        [],
+        "built intervals stay: nothing to rebuild or repair"
+    );
+
+    insert_events(&p, "2024-01-15 00:00:00", "2024-01-16 00:00:00", 3);
+    let later = "2024-01-16T00:00:00Z";
+    let report = p.mark_and_run("raw.events", later, later);
+    let per_day = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["table"] == "core.per_day")
+        .unwrap();
+    assert_eq!(per_day["action"], "increment");
+    assert_eq!(per_day["interval_start"], "2024-01-15T00:00:00Z");
+    assert_eq!(
+        p.rows("SELECT CAST(day AS VARCHAR), events, last_seen IS NULL FROM core.per_day WHERE day >= DATE '2024-01-14' ORDER BY day"),
+        [["2024-01-14", "72", "true"], ["2024-01-15", "720", "false"]],
+        "the old day keeps its rows (the new column NULL); the new day has the new definition"
+    );
+    assert_eq!(
+        p.rows("SELECT doubled FROM mart.events_x2 WHERE day >= DATE '2024-01-14' ORDER BY day"),
+        [["144"], ["1440"]],
+        "downstream follows from the switch point, with no repair before it"
+    );
+    let fingerprints: std::collections::BTreeSet<String> = p
+        .log(Some("core.per_day"))
+        .iter()
+        .map(|r| r["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        fingerprints.len(),
+        2,
+        "the log says which definition built each interval"
+    );
+    let status = p
+        .cli(&["status", "--now", later, "--format", "json"])
+        .json();
+    let row = status["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "core.per_day")
+        .unwrap()
+        .clone();
+    let definitions = row["definitions"]
+        .as_array()
+        .expect("a forward table lists its definitions");
+    assert_eq!(definitions.len(), 2, "{row:#}");
+    assert_eq!(
+        definitions[0]["ranges"][0],
+        serde_json::json!(["2024-01-01T00:00:00Z", "2024-01-15T00:00:00Z"])
+    );
+    assert_eq!(definitions[0]["current"], false);
+    assert_eq!(
+        definitions[1]["ranges"][0],
+        serde_json::json!(["2024-01-15T00:00:00Z", "2024-01-16T00:00:00Z"])
+    );
+    assert_eq!(definitions[1]["current"], true);
+    let text = p.cli(&["status", "--now", later]).stdout;
+    assert!(
+        text.contains("built by definition")
+            && text.contains("(current): 2024-01-15T00:00:00Z .. 2024-01-16T00:00:00Z"),
+        "{text}"
+    );
+    let site = p.root().join("site");
+    let docs = p.cli(&["docs", "--out", site.to_str().unwrap(), "--now", later]);
+    assert_eq!(docs.code, 0, "{}", docs.stdout);
+    let page = std::fs::read_to_string(site.join("tables/core.per_day.html")).unwrap();
+    assert!(
+        page.contains("<h3>Built by definition</h3>")
+            && page.contains("(current): 2024-01-15T00:00:00Z – 2024-01-16T00:00:00Z"),
+        "the catalog page says which definition built which days"
+    );
+
+    let backfill = p.cli(&[
+        "backfill",
+        "core.per_day",
+        "--from",
+        "2024-01-14",
+        "--to",
+        "2024-01-15",
+        "--downstream",
+        "--now",
+        later,
+    ]);
+    assert_eq!(backfill.code, 0, "{}", backfill.stdout);
+    assert_eq!(
+        p.rows("SELECT events FROM core.per_day WHERE day = DATE '2024-01-14'"),
+        [["720"]],
+        "a backfill re-runs an old interval with the new definition"
+    );
+
+    p.write(
+        "tables/core/per_day.yml",
+        &forward.replace(", count(DISTINCT user_id) AS users", ""),
+    );
+    let refused = p.cli(&["run", "--now", later]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("drops column(s) users")
+            && refused
+                .stdout
+                .contains("remove `on_change: forward` to rebuild"),
+        "{}",
+        refused.stdout
+    );
+}
+
+#[test]
+fn forward_is_refused_on_a_replace_table() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    p.write(
+        "tables/mart/summary.yml",
+        &SUMMARY
+            .replace("strategy: replace", "strategy: replace\non_change: forward")
+            .replace("daily.counts", "raw.events"),
+    );
+    let out = p.cli(&["validate", "--format", "json"]).json();
+    assert_eq!(
+        out["errors"][0]["code"], "forward-needs-intervals",
+        "{out:#}"
+    );
+}

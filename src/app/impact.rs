@@ -9,7 +9,7 @@ use crate::metadata::LogSnapshot;
 use crate::plan::{ChangeImpact, Plan};
 use crate::project::columns::{column_lineage, ColumnLineage, SourceColumn};
 use crate::project::impact::{changed_columns, ROWS, STAR};
-use crate::project::{Project, Table, TableName};
+use crate::project::{OnChange, Project, Table, TableName};
 use crate::warehouse::{Dialect, Warehouse};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -174,4 +174,48 @@ pub fn estimate_bytes(
 /// The plan's bytes, when every action's are known.
 pub fn total_bytes(estimates: &[Option<u64>]) -> Option<u64> {
     estimates.iter().copied().sum()
+}
+
+/// Tables under `on_change: forward` whose new definition drops a column the
+/// built intervals hold: their rows would silently lose it, so nothing runs
+/// until the definition keeps it or rebuilds (SPEC §10.3).
+pub fn forward_refusals(project: &Project, log: &LogSnapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for table in project
+        .tables()
+        .filter(|t| t.on_change == OnChange::Forward)
+    {
+        let Some(table_log) = log.tables.get(&table.name) else {
+            continue;
+        };
+        let changed = table_log
+            .last_success
+            .as_ref()
+            .is_some_and(|a| a.fingerprint != table.fingerprint);
+        let (Some(old), Some(new)) = (
+            table_log.column_fingerprints.as_ref().filter(|_| changed),
+            project.column_fingerprints(table),
+        ) else {
+            continue;
+        };
+        if old.contains_key(STAR) || new.contains_key(STAR) {
+            continue;
+        }
+        let dropped: Vec<&str> = old
+            .keys()
+            .filter(|c| *c != ROWS && !new.contains_key(*c))
+            .map(String::as_str)
+            .collect();
+        if !dropped.is_empty() {
+            out.push(format!(
+                "{}: `{}` has `on_change: forward`, and its new definition drops column(s) {} that its built intervals hold; \
+                 keep them (e.g. `NULL AS {}`), or remove `on_change: forward` to rebuild from start",
+                table.file.display(),
+                table.name,
+                dropped.join(", "),
+                dropped[0]
+            ));
+        }
+    }
+    out
 }

@@ -66,6 +66,10 @@ pub fn situation_given(
     let snapshot = stores
         .metadata
         .snapshot(settings.env.name(), longest_input(&loaded.project))?;
+    let refusals = super::impact::forward_refusals(&loaded.project, &snapshot);
+    if !refusals.is_empty() {
+        anyhow::bail!("{}", refusals.join("\n"));
+    }
     let impact = super::impact::change_impact(&loaded.project, &snapshot);
     let plan = plan::plan(&PlanInput {
         project: &loaded.project,

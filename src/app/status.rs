@@ -2,7 +2,7 @@
 //! `status` prints it, `status --check` and the catalog read it.
 
 use super::{situation, Loaded, Scope, Settings, Stores};
-use crate::metadata::{LogSnapshot, RunId, RunStatus};
+use crate::metadata::{BuiltBy, LogSnapshot, RunId, RunStatus};
 use crate::plan::Plan;
 use crate::project::checks::{CheckOutcome, Rule};
 use crate::project::{Table, TableName};
@@ -73,6 +73,10 @@ pub struct StatusRow {
     /// Checks that failed on the last run (warnings, or the cause of a failure).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_checks: Vec<String>,
+    /// Under `on_change: forward`, which definition built which date ranges,
+    /// oldest first; empty while one definition built everything.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub definitions: Vec<BuiltBy>,
 }
 
 /// The state of every (selected) table now, sorted by name.
@@ -140,6 +144,7 @@ fn rows(
             last_run_at: last.and_then(|a| a.finished_at),
             last_status: last.map(|a| a.status),
             failed_checks,
+            definitions: table_log.map_or_else(Vec::new, |l| l.built_by(table)),
         });
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));

@@ -198,6 +198,7 @@ pub fn docs_command(s: &Settings, out: &Path) -> Result<Outcome> {
                     state: r.state.to_string(),
                     watermark: r.watermark,
                     lag_seconds: r.lag_seconds,
+                    definitions: r.definitions,
                 },
             )
         })

@@ -427,6 +427,20 @@ pub fn status(rows: &[StatusRow], format: Format) -> String {
             r.state,
             r.watermark.map_or("-".to_string(), format_ts)
         );
+        for d in &r.definitions {
+            let ranges: Vec<String> = d
+                .ranges
+                .iter()
+                .map(|[s, e]| format!("{s} .. {e}"))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  built by definition {}{}: {}",
+                &d.fingerprint[..d.fingerprint.len().min(12)],
+                if d.current { " (current)" } else { "" },
+                ranges.join(", ")
+            );
+        }
     }
     out
 }

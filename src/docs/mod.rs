@@ -6,7 +6,7 @@ mod layout;
 
 use crate::dag::Dag;
 use crate::lineage::inherited_description;
-use crate::metadata::RunRecord;
+use crate::metadata::{BuiltBy, RunRecord};
 use crate::project::columns::ColumnLineage;
 use crate::project::{Node, Project, TableName};
 use crate::time::{format_ts, Timestamp};
@@ -21,6 +21,8 @@ pub struct Freshness {
     pub state: String,
     pub watermark: Option<Timestamp>,
     pub lag_seconds: Option<i64>,
+    /// Which definition built which ranges (`on_change: forward`).
+    pub definitions: Vec<BuiltBy>,
 }
 
 pub struct Catalog<'a> {
@@ -172,6 +174,21 @@ fn freshness_section(body: &mut String, freshness: Option<&Freshness>) {
         f.lag_seconds.map_or("–".to_string(), |s| format!("{}h", s / 3600)),
         state = escape(&f.state)
     );
+    if f.definitions.is_empty() {
+        return;
+    }
+    body.push_str("<h3>Built by definition</h3><ul class=\"definitions\">");
+    for d in &f.definitions {
+        let ranges: Vec<String> = d.ranges.iter().map(|[s, e]| format!("{s} – {e}")).collect();
+        let _ = write!(
+            body,
+            "<li><code>{}</code>{}: {}</li>",
+            escape(&d.fingerprint[..d.fingerprint.len().min(12)]),
+            if d.current { " (current)" } else { "" },
+            escape(&ranges.join(", "))
+        );
+    }
+    body.push_str("</ul>");
 }
 
 fn columns_section(body: &mut String, catalog: &Catalog, node: &Node) {

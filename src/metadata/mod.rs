@@ -250,6 +250,44 @@ impl TableLog {
     }
 }
 
+/// The date ranges one definition (by fingerprint) built.
+#[derive(Clone, Debug, Serialize)]
+pub struct BuiltBy {
+    pub fingerprint: String,
+    pub current: bool,
+    pub ranges: Vec<[String; 2]>,
+}
+
+impl TableLog {
+    /// Under `on_change: forward`, which definition built which ranges of the
+    /// table, oldest first (SPEC §10.3); empty while one definition built it all.
+    pub fn built_by(&self, table: &crate::project::Table) -> Vec<BuiltBy> {
+        if table.on_change != crate::project::OnChange::Forward || self.coverage.len() < 2 {
+            return Vec::new();
+        }
+        let mut out: Vec<BuiltBy> = self
+            .coverage
+            .iter()
+            .map(|(fingerprint, coverage)| BuiltBy {
+                fingerprint: fingerprint.clone(),
+                current: *fingerprint == table.fingerprint,
+                ranges: coverage
+                    .ranges()
+                    .iter()
+                    .map(|r| {
+                        [
+                            crate::time::format_ts(r.start()),
+                            crate::time::format_ts(r.end()),
+                        ]
+                    })
+                    .collect(),
+            })
+            .collect();
+        out.sort_by(|a, b| a.ranges.first().cmp(&b.ranges.first()));
+        out
+    }
+}
+
 /// A successful run that rewrote data others may have read: a rebuild,
 /// backfill or repair (for a source: a `derived backfill` of it).
 #[derive(Clone, Debug, PartialEq, Eq)]

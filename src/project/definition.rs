@@ -36,6 +36,29 @@ impl Strategy {
     }
 }
 
+/// What a changed definition does to the intervals already built (SPEC §10.3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnChange {
+    /// Rebuild from `start` with the new definition.
+    #[default]
+    Rebuild,
+    /// Keep what was built; the new definition applies from the next interval.
+    Forward,
+}
+
+impl OnChange {
+    pub const ALL: [&'static str; 2] = ["rebuild", "forward"];
+
+    pub fn parse(text: &str) -> Option<OnChange> {
+        match text {
+            "rebuild" => Some(OnChange::Rebuild),
+            "forward" => Some(OnChange::Forward),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MergeRule {
     Min,
@@ -153,6 +176,8 @@ pub struct Table {
     pub owner: Option<String>,
     pub schedule: Schedule,
     pub strategy: Strategy,
+    /// What a definition change does to built intervals; not in the fingerprint.
+    pub on_change: OnChange,
     pub time_column: Option<String>,
     pub start: Timestamp,
     pub window: Option<Duration>,

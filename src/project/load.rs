@@ -123,8 +123,9 @@ impl Project {
     }
 }
 
-const TABLE_KEYS: [&str; 23] = [
+const TABLE_KEYS: [&str; 24] = [
     "timeout",
+    "on_change",
     "name",
     "kind",
     "description",
@@ -973,6 +974,28 @@ fn parse_table(
             None
         }),
     };
+    let on_change = match r.string(map, whole, "on_change") {
+        None => OnChange::Rebuild,
+        Some(text) => OnChange::parse(&text).unwrap_or_else(|| {
+            let span = r.value_span(whole, "on_change");
+            r.error(
+                "invalid-on-change",
+                span,
+                format!("unknown `on_change: {text}`"),
+                Some("use `rebuild` (the default) or `forward`".into()),
+            );
+            OnChange::Rebuild
+        }),
+    };
+    if on_change == OnChange::Forward && strategy == Some(Strategy::Replace) {
+        let span = r.value_span(whole, "on_change");
+        r.error(
+            "forward-needs-intervals",
+            span,
+            "`on_change: forward` keeps built intervals, and a replace table has none: each run rewrites it whole",
+            Some("use `strategy: append` or `merge`, or remove `on_change`".into()),
+        );
+    }
     let start = r
         .required_string(map, whole, "start", "a table", "2024-01-01")
         .and_then(|s| match parse_timestamp(&s) {
@@ -1074,6 +1097,7 @@ fn parse_table(
         owner: r.string(map, whole, "owner"),
         schedule,
         strategy,
+        on_change,
         time_column,
         start,
         window,

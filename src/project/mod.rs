@@ -18,8 +18,8 @@ pub mod yaml;
 
 pub use config::{Config, MetadataConfig, WarehouseConfig};
 pub use definition::{
-    BrokerKind, Column, Export, Freshness, Location, MergeRule, Node, PayloadFormat, Source,
-    SqlOrigin, Strategy, Stream, Table, TableName,
+    BrokerKind, Column, Export, Freshness, Location, MergeRule, Node, OnChange, PayloadFormat,
+    Source, SqlOrigin, Strategy, Stream, Table, TableName,
 };
 pub use diagnostic::{Diagnostic, Severity, SourceFiles};
 pub use load::{load, Project};
