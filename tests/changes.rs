@@ -687,3 +687,42 @@ fn forward_is_refused_on_a_replace_table() {
         "{out:#}"
     );
 }
+
+#[test]
+fn a_forward_change_that_retypes_a_declared_column_is_refused() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    let typed = PER_DAY.replace(
+        "strategy: append",
+        "strategy: append\non_change: forward\ncolumns:\n  - {name: events, type: BIGINT}",
+    );
+    p.write("tables/core/per_day.yml", &typed);
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-15 00:00:00", 3);
+    build(&p);
+    p.write(
+        "tables/core/per_day.yml",
+        &typed.replace("type: BIGINT", "type: DOUBLE"),
+    );
+    let refused = p.cli(&["plan", "--now", NOW]);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused
+            .stdout
+            .contains("retypes column(s) events (BIGINT → DOUBLE)"),
+        "{}",
+        refused.stdout
+    );
+    let validate = p.cli(&["validate", "--format", "json"]);
+    assert_eq!(validate.code, 1, "{}", validate.stdout);
+    let error = &validate.json()["errors"][0];
+    assert_eq!(error["code"], "forward-retypes-column", "{error:#}");
+    assert_eq!(
+        (error["line"].as_u64(), error["column"].as_u64()),
+        (Some(4), Some(1)),
+        "at `on_change`: {error:#}"
+    );
+    assert!(
+        error["help"].as_str().unwrap().contains("cast in the SQL"),
+        "{error:#}"
+    );
+}

@@ -8,8 +8,9 @@ use crate::lineage;
 use crate::metadata::LogSnapshot;
 use crate::plan::{ChangeImpact, Plan};
 use crate::project::columns::{column_lineage, ColumnLineage, SourceColumn};
-use crate::project::impact::{changed_columns, ROWS, STAR};
-use crate::project::{OnChange, Project, Table, TableName};
+use crate::project::impact::{changed_columns, is_column, retyped, STAR};
+use crate::project::yaml::Reader;
+use crate::project::{Diagnostic, MetadataConfig, OnChange, Project, Table, TableName};
 use crate::warehouse::{Dialect, Warehouse};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -39,10 +40,7 @@ pub fn change_impact(project: &Project, log: &LogSnapshot) -> Option<ChangeImpac
             (_, None) => Err("its SQL cannot be compared column by column".into()),
             (Some(old), Some(new)) => {
                 let produced = |m: &BTreeMap<String, String>| -> Vec<String> {
-                    m.keys()
-                        .filter(|c| *c != ROWS && *c != STAR)
-                        .cloned()
-                        .collect()
+                    m.keys().filter(|c| is_column(c)).cloned().collect()
                 };
                 if produced(old).iter().any(|c| !new.contains_key(c)) && !old.contains_key(STAR) {
                     before_removal.insert(table.name.clone(), produced(old));
@@ -176,10 +174,11 @@ pub fn total_bytes(estimates: &[Option<u64>]) -> Option<u64> {
     estimates.iter().copied().sum()
 }
 
-/// Tables under `on_change: forward` whose new definition drops a column the
-/// built intervals hold: their rows would silently lose it, so nothing runs
-/// until the definition keeps it or rebuilds (SPEC §10.3).
-pub fn forward_refusals(project: &Project, log: &LogSnapshot) -> Vec<String> {
+/// Tables under `on_change: forward` whose new definition drops or retypes a
+/// column the built intervals hold: their rows would silently lose it or mix
+/// types, so nothing runs until the definition keeps it or rebuilds (SPEC
+/// §10.3). Errors at the table's `on_change` key.
+pub fn forward_refusals(project: &Project, log: &LogSnapshot) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for table in project
         .tables()
@@ -198,24 +197,89 @@ pub fn forward_refusals(project: &Project, log: &LogSnapshot) -> Vec<String> {
         ) else {
             continue;
         };
-        if old.contains_key(STAR) || new.contains_key(STAR) {
-            continue;
-        }
+        let text = project.files.text(&table.file).unwrap_or_default();
+        let reader = Reader::new(&table.file, text);
+        let at = reader.key_span(reader.whole(), "on_change");
+        let refuse = |code, message: String, help: &str| {
+            Diagnostic::error(code, &table.file, at.clone(), message)
+                .with_help(format!(
+                    "{help}, or remove `on_change: forward` to rebuild from start"
+                ))
+                .for_table(table.name.as_str())
+        };
+        // Under `*` the columns have no names here: only declared types are compared.
+        let stars = old.contains_key(STAR) || new.contains_key(STAR);
         let dropped: Vec<&str> = old
             .keys()
-            .filter(|c| *c != ROWS && !new.contains_key(*c))
+            .filter(|c| !stars && is_column(c) && !new.contains_key(*c))
             .map(String::as_str)
             .collect();
         if !dropped.is_empty() {
-            out.push(format!(
-                "{}: `{}` has `on_change: forward`, and its new definition drops column(s) {} that its built intervals hold; \
-                 keep them (e.g. `NULL AS {}`), or remove `on_change: forward` to rebuild from start",
-                table.file.display(),
-                table.name,
-                dropped.join(", "),
-                dropped[0]
+            out.push(refuse(
+                "forward-drops-column",
+                format!(
+                    "`{}` has `on_change: forward`, and its new definition drops column(s) {} that its built intervals hold",
+                    table.name,
+                    dropped.join(", ")
+                ),
+                &format!("keep them (e.g. `NULL AS {}`)", dropped[0]),
+            ));
+        }
+        let retypes: Vec<String> = retyped(old, &new)
+            .into_iter()
+            .map(|(column, was, now)| format!("{column} ({was} → {now})"))
+            .collect();
+        if !retypes.is_empty() {
+            out.push(refuse(
+                "forward-retypes-column",
+                format!(
+                    "`{}` has `on_change: forward`, and its new definition retypes column(s) {} that its built intervals hold",
+                    table.name,
+                    retypes.join(", ")
+                ),
+                "keep the old type (cast in the SQL)",
             ));
         }
     }
     out
+}
+
+/// What `validate` says of forward changes: the refusals, read from the
+/// production log when it exists (validate never creates one); a warning at
+/// each forward table when the log cannot be read.
+pub fn forward_diagnostics(project: &Project) -> Vec<Diagnostic> {
+    let forward: Vec<&Table> = project
+        .tables()
+        .filter(|t| t.on_change == OnChange::Forward)
+        .collect();
+    if forward.is_empty() {
+        return Vec::new();
+    }
+    if let MetadataConfig::DuckDb { path } = &project.config.metadata {
+        if !path.exists() && std::env::var_os("DERIVED_METADATA_URL").is_none() {
+            return Vec::new();
+        }
+    }
+    let snapshot = super::open_metadata(&project.config.metadata).and_then(|store| {
+        Ok(store.snapshot(crate::env::Env::Prod.name(), super::longest_input(project))?)
+    });
+    match snapshot {
+        Ok(log) => forward_refusals(project, &log),
+        Err(e) => forward
+            .iter()
+            .map(|t| {
+                let text = project.files.text(&t.file).unwrap_or_default();
+                let reader = Reader::new(&t.file, text);
+                Diagnostic::warning(
+                    "forward-unchecked",
+                    &t.file,
+                    reader.key_span(reader.whole(), "on_change"),
+                    format!(
+                        "could not read the log to check what this forward change keeps: {e:#}"
+                    ),
+                )
+                .for_table(t.name.as_str())
+            })
+            .collect(),
+    }
 }

@@ -17,7 +17,7 @@ pub mod status;
 mod stores;
 pub mod worker;
 
-pub use impact::{estimate_bytes, total_bytes};
+pub use impact::{estimate_bytes, forward_diagnostics, total_bytes};
 pub use loaded::{load, load_valid, with_dag, Loaded};
 pub use settings::Settings;
 pub use situation::{

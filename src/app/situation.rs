@@ -68,7 +68,11 @@ pub fn situation_given(
         .snapshot(settings.env.name(), longest_input(&loaded.project))?;
     let refusals = super::impact::forward_refusals(&loaded.project, &snapshot);
     if !refusals.is_empty() {
-        anyhow::bail!("{}", refusals.join("\n"));
+        let project = &loaded.project;
+        anyhow::bail!(
+            "{}",
+            crate::project::diagnostic::render_text(&refusals, &project.files, &project.root)
+        );
     }
     let impact = super::impact::change_impact(&loaded.project, &snapshot);
     let plan = plan::plan(&PlanInput {

@@ -161,7 +161,9 @@ fn worker_options<'a>(
 const DRY_RUNS_AT_ONCE: usize = 8;
 
 fn validate(s: &Settings, format: Format, dry_run: bool) -> Result<Outcome> {
-    let Loaded { project, .. } = app::load(s, ColumnAnalysis::Always)?;
+    let Loaded { mut project, .. } = app::load(s, ColumnAnalysis::Always)?;
+    let forward = app::forward_diagnostics(&project);
+    project.diagnostics.extend(forward);
     if dry_run && !matches!(project.config.warehouse, WarehouseConfig::BigQuery { .. }) {
         bail!("--dry-run needs a warehouse that answers dry runs: set `warehouse: {{type: bigquery, ...}}` in derived.yml");
     }

@@ -26,6 +26,43 @@ pub const STAR: &str = "*";
 /// a reader that only counts rows is affected too.
 pub const ROWS: &str = "";
 
+/// The prefix of the entries that keep a declared column's type (no column
+/// name holds a NUL), so that a retyped column can be told.
+pub const TYPE: &str = "\u{0}type ";
+
+/// Whether an entry of the map is an output column (not [`ROWS`], [`STAR`] or a type).
+pub fn is_column(key: &str) -> bool {
+    key != ROWS && key != STAR && !key.starts_with(TYPE)
+}
+
+/// The declared types of `columns` (name, type) as entries of the map.
+pub fn type_entries<'a>(
+    columns: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(String, String)> {
+    columns
+        .map(|(name, data_type)| {
+            (
+                format!("{TYPE}{}", name.to_lowercase()),
+                data_type.to_ascii_uppercase(),
+            )
+        })
+        .collect()
+}
+
+/// Columns declared in both with different types: `(column, old, new)`.
+pub fn retyped(
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> Vec<(String, String, String)> {
+    old.iter()
+        .filter_map(|(key, old_type)| {
+            let column = key.strip_prefix(TYPE)?;
+            let new_type = new.get(key).filter(|t| *t != old_type)?;
+            Some((column.to_string(), old_type.clone(), new_type.clone()))
+        })
+        .collect()
+}
+
 /// Per output column (lower case), a hash of what defines its values; None
 /// when the SQL cannot be split by column. `settings` is everything else of
 /// the definition that changes data (strategy, keys, types...).
@@ -95,10 +132,14 @@ pub fn changed_columns(
     let of = |map: &BTreeMap<String, String>, column: &str| {
         map.get(column).or_else(|| map.get(STAR)).cloned()
     };
+    if of(old, STAR) != of(new, STAR) {
+        // What `*` produces changed, and its columns have no names here.
+        return None;
+    }
     Some(
         old.keys()
             .chain(new.keys())
-            .filter(|c| of(old, c) != of(new, c))
+            .filter(|c| is_column(c) && of(old, c) != of(new, c))
             .cloned()
             .collect(),
     )
@@ -333,6 +374,34 @@ mod tests {
         assert_eq!(
             changed("SELECT *, 1 AS one FROM t", "SELECT *, 2 AS one FROM t"),
             ["one"]
+        );
+    }
+
+    #[test]
+    fn declared_types_are_kept_and_a_retype_is_told() {
+        let mut old = fingerprints("SELECT day, count(*) AS n FROM t GROUP BY day");
+        let mut new = old.clone();
+        old.extend(type_entries([("n", "bigint"), ("day", "DATE")].into_iter()));
+        new.extend(type_entries([("n", "DOUBLE"), ("day", "date")].into_iter()));
+        assert_eq!(
+            retyped(&old, &new),
+            [("n".to_string(), "BIGINT".to_string(), "DOUBLE".to_string())]
+        );
+        assert_eq!(
+            changed_columns(&old, &new),
+            Some(BTreeSet::new()),
+            "types are no columns"
+        );
+    }
+
+    #[test]
+    fn a_changed_star_changes_every_column() {
+        assert_eq!(
+            changed_columns(
+                &fingerprints("SELECT * FROM t"),
+                &fingerprints("SELECT * EXCLUDE (x) FROM t")
+            ),
+            None
         );
     }
 

@@ -57,7 +57,18 @@ impl Project {
             .into_iter()
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
-        crate::project::impact::column_fingerprints(&sql, self.config.dialect, &settings.join("\n"))
+        let mut fingerprints = crate::project::impact::column_fingerprints(
+            &sql,
+            self.config.dialect,
+            &settings.join("\n"),
+        )?;
+        fingerprints.extend(crate::project::impact::type_entries(
+            table
+                .columns
+                .iter()
+                .filter_map(|c| Some((c.name.as_str(), c.data_type.as_deref()?))),
+        ));
+        Some(fingerprints)
     }
 
     /// A project made of definitions built in code (tests, generators).
