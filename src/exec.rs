@@ -1385,21 +1385,36 @@ pub fn estimate_bytes(
     action: &Action,
 ) -> Option<u64> {
     let table = project.table(&action.table)?;
-    let this = warehouse.dialect().table(&PhysicalName::prod(&table.name));
     let mut total = 0;
     for (i, batch) in action.batches.iter().enumerate() {
-        let render = RenderContext {
-            input: table.input_range(*batch),
-            interval: *batch,
-            this: &this,
-            env: Env::Prod.name(),
-            is_first_build: i == 0 && action.kind == RunAction::Rebuild,
-            rows: None,
-        };
-        let sql = project.renderer.render(&table.sql, &render).ok()?;
+        let first_build = i == 0 && action.kind == RunAction::Rebuild;
+        let sql = render_for_prod(project, warehouse, table, *batch, first_build).ok()?;
         total += warehouse.dry_run(&sql, &table.name).ok()??;
     }
     Some(total)
+}
+
+/// A table's SQL for `interval` as it would run in production.
+fn render_for_prod(
+    project: &Project,
+    warehouse: &dyn Warehouse,
+    table: &Table,
+    interval: Interval,
+    is_first_build: bool,
+) -> Result<String, String> {
+    let this = warehouse.dialect().table(&PhysicalName::prod(&table.name));
+    let render = RenderContext {
+        input: table.input_range(interval),
+        interval,
+        this: &this,
+        env: Env::Prod.name(),
+        is_first_build,
+        rows: None,
+    };
+    project
+        .renderer
+        .render(&table.sql, &render)
+        .map_err(|e| e.message)
 }
 
 /// Dry-runs every table's query for its latest interval (in parallel, at most
@@ -1417,19 +1432,7 @@ pub fn dry_run(
             .schedule
             .last_interval(table.start, now)
             .unwrap_or_else(|| table.schedule.interval_at(table.start));
-        let this = warehouse.dialect().table(&PhysicalName::prod(&table.name));
-        let render = RenderContext {
-            input: table.input_range(interval),
-            interval,
-            this: &this,
-            env: Env::Prod.name(),
-            is_first_build: false,
-            rows: None,
-        };
-        let result = project
-            .renderer
-            .render(&table.sql, &render)
-            .map_err(|e| e.message)
+        let result = render_for_prod(project, warehouse, table, interval, false)
             .and_then(|sql| warehouse.dry_run(&sql, &table.name).map_err(|e| e.message));
         DryRun {
             table: table.name.to_string(),

@@ -256,7 +256,6 @@ struct UpstreamRewrite {
 
 /// What this plan rewrites of one table: the ranges, and the columns (None:
 /// every column).
-#[derive(Default)]
 struct Rewritten {
     ranges: IntervalSet,
     columns: Option<BTreeSet<String>>,
@@ -356,14 +355,17 @@ fn plan_table(
     }
     for mut action in actions {
         if action.kind.rewrites() {
-            let first = !rewritten.contains_key(&table.name);
-            let entry = rewritten.entry(table.name.clone()).or_default();
+            let entry = rewritten
+                .entry(table.name.clone())
+                .or_insert_with(|| Rewritten {
+                    ranges: IntervalSet::default(),
+                    columns: action.changed_columns.clone(),
+                });
             for batch in &action.batches {
                 entry.ranges.insert(*batch);
             }
-            entry.columns = match (first, entry.columns.take(), &action.changed_columns) {
-                (true, _, Some(changed)) => Some(changed.clone()),
-                (false, Some(mut so_far), Some(changed)) => {
+            entry.columns = match (entry.columns.take(), &action.changed_columns) {
+                (Some(mut so_far), Some(changed)) => {
                     so_far.extend(changed.iter().cloned());
                     Some(so_far)
                 }

@@ -8,11 +8,10 @@ mod bigquery_emulator;
 mod common;
 
 use bigquery_emulator::emulator;
-use common::TestProject;
+use common::{git, TestProject};
 use redis::Commands;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::process::Command;
 
 const NOW: &str = "2024-01-04T00:00:00Z";
 
@@ -472,20 +471,6 @@ fn query_reads_the_warehouse_and_validate_dry_run_reports_errors() {
             [2, 24, "2024-01-01T00:10:00Z"]
         ])
     );
-}
-
-fn git(p: &TestProject, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]

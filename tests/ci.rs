@@ -3,7 +3,6 @@
 mod common;
 
 use common::*;
-use std::process::Command;
 
 const NOW: &str = "2024-01-15T00:00:00Z";
 
@@ -26,20 +25,6 @@ strategy: replace
 start: 2024-01-01
 sql: SELECT count(*) AS days, sum(events) AS events FROM daily.counts
 ";
-
-fn git(p: &TestProject, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(p.root())
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn commit(p: &TestProject, message: &str) -> String {
     git(p, &["add", "-A"]);

@@ -2,7 +2,9 @@
 //! on production data, and a definition's commits next to its runs.
 
 use super::run::ProgressFor;
-use super::{default_threads, longest_input, open_stores, source_watermarks, Loaded, Settings};
+use super::{
+    default_threads, longest_input, open_stores, source_watermarks, Loaded, Settings, Stores,
+};
 use crate::ci::{self, Built, Planned, Report};
 use crate::env::Env;
 use crate::exec::{self, RunContext};
@@ -90,17 +92,20 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
             failed: false,
         });
     }
-    report.impact = production_impact(&head, now)?;
+    let stores = open_stores(&head.project)?;
+    let watermarks = source_watermarks(&head, &stores, now)?;
+    report.impact = production_impact(&head, &stores, &watermarks, now)?;
     let since = recent_start(&mut head, &changes.to_build, now, options.last);
     let failed = shadow_build(
         &head,
+        &stores,
+        &watermarks,
         &changes.to_build,
         &shadow_env,
         now,
         progress,
         &mut report,
     )?;
-    let stores = open_stores(&head.project)?;
     for name in changes.added.iter().chain(&changes.modified) {
         let table = head.project.table(name).expect("changed tables exist");
         let built = report
@@ -145,16 +150,17 @@ fn recent_start(
 /// Builds `to_build` into `shadow_env`, reading every other table from
 /// production: the shadow log starts from production's for every table it
 /// does not build. True when a build failed.
+#[allow(clippy::too_many_arguments)]
 fn shadow_build(
     loaded: &Loaded,
+    stores: &Stores,
+    watermarks: &HashMap<TableName, Timestamp>,
     to_build: &BTreeSet<TableName>,
     shadow_env: &Env,
     now: Timestamp,
     progress: ProgressFor,
     report: &mut Report,
 ) -> Result<bool> {
-    let stores = open_stores(&loaded.project)?;
-    let watermarks = source_watermarks(loaded, &stores, now)?;
     let slack = longest_input(&loaded.project);
     let mut snapshot = stores.metadata.snapshot(shadow_env.name(), slack)?;
     let prod = stores.metadata.snapshot(Env::Prod.name(), slack)?;
@@ -168,7 +174,7 @@ fn shadow_build(
         project: &loaded.project,
         dag: &loaded.dag,
         log: &snapshot,
-        source_watermarks: &watermarks,
+        source_watermarks: watermarks,
         now,
         selection: Some(to_build),
         retry_failed: true,
@@ -223,9 +229,12 @@ fn shadow_build(
 
 /// What the head definitions would run in production, planned from the
 /// production log: the change's impact once merged.
-fn production_impact(loaded: &Loaded, now: Timestamp) -> Result<Vec<Planned>> {
-    let stores = open_stores(&loaded.project)?;
-    let watermarks = source_watermarks(loaded, &stores, now)?;
+fn production_impact(
+    loaded: &Loaded,
+    stores: &Stores,
+    watermarks: &HashMap<TableName, Timestamp>,
+    now: Timestamp,
+) -> Result<Vec<Planned>> {
     let prod = stores
         .metadata
         .snapshot(Env::Prod.name(), longest_input(&loaded.project))?;
@@ -234,7 +243,7 @@ fn production_impact(loaded: &Loaded, now: Timestamp) -> Result<Vec<Planned>> {
         project: &loaded.project,
         dag: &loaded.dag,
         log: &prod,
-        source_watermarks: &watermarks,
+        source_watermarks: watermarks,
         now,
         selection: None,
         retry_failed: true,

@@ -76,7 +76,7 @@ pub fn change_impact(project: &Project, log: &LogSnapshot) -> Option<ChangeImpac
             continue;
         };
         for upstream in reader.upstreams.iter().filter(|u| rewritten.contains(u)) {
-            let Some(mut read) = columns_read(lineage, upstream) else {
+            let Some(mut read) = columns_read(lineage, |c| c.table == upstream.as_str()) else {
                 continue;
             };
             if let Some(old) = before_removal.get(upstream) {
@@ -117,36 +117,27 @@ fn read_before(
         project.config.default_project(),
         &columns_of,
     );
-    let written = |c: &SourceColumn| project.resolve_reference(&c.table) == Some(upstream);
-    if !lineage.gaps.is_empty() {
-        return None;
-    }
-    Some(
-        lineage
-            .columns
-            .iter()
-            .flat_map(|c| c.computed_from.iter().map(|d| &d.source))
-            .chain(&lineage.influences)
-            .filter(|c| written(c))
-            .map(|c| c.column.to_lowercase())
-            .collect(),
-    )
+    columns_read(&lineage, |c| {
+        project.resolve_reference(&c.table) == Some(upstream)
+    })
 }
 
-/// The columns of `upstream` a query selects, filters, joins, groups or orders
+/// The columns of the upstream (`of_upstream`) a query selects, filters, joins, groups or orders
 /// by (lower case); None unless its lineage is exact.
-fn columns_read(lineage: &ColumnLineage, upstream: &TableName) -> Option<BTreeSet<String>> {
+fn columns_read(
+    lineage: &ColumnLineage,
+    of_upstream: impl Fn(&SourceColumn) -> bool,
+) -> Option<BTreeSet<String>> {
     if !lineage.gaps.is_empty() || !lineage.columns_complete {
         return None;
     }
-    let of_upstream = |c: &&SourceColumn| c.table == upstream.as_str();
     Some(
         lineage
             .columns
             .iter()
             .flat_map(|c| c.computed_from.iter().map(|d| &d.source))
             .chain(&lineage.influences)
-            .filter(of_upstream)
+            .filter(|c| of_upstream(c))
             .map(|c| c.column.to_lowercase())
             .collect(),
     )

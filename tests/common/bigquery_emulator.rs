@@ -5,8 +5,8 @@
 //! The emulator exits when its standard input closes, that is when the test
 //! process ends, however it ends. A missing Python 3.13 fails the test.
 
+use crate::common::http;
 use serde_json::{json, Value};
-use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -63,7 +63,7 @@ impl Emulator {
                 panic!("the BigQuery emulator exited ({status}) before it was ready:\n{log}");
             }
             if std::net::TcpStream::connect(&address).is_ok()
-                && request(
+                && http(
                     &address,
                     "GET",
                     "/bigquery/v2/projects/test-project/datasets",
@@ -95,7 +95,7 @@ impl Emulator {
     /// by column name. Panics with BigQuery's message on an error.
     pub fn sql(&self, project: &str, sql: &str) -> Vec<serde_json::Map<String, Value>> {
         let body = json!({"query": sql, "useLegacySql": false, "timeoutMs": 120000});
-        let (code, text) = request(
+        let (code, text) = http(
             &self.address,
             "POST",
             &format!("/bigquery/v2/projects/{project}/queries"),
@@ -141,50 +141,4 @@ impl Emulator {
             self.url()
         )
     }
-}
-
-fn request(address: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
-    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
-        return (0, String::new());
-    };
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut raw = Vec::new();
-    if stream.read_to_end(&mut raw).is_err() || raw.len() < 12 {
-        return (0, String::new());
-    }
-    let code = String::from_utf8_lossy(&raw[9..12]).parse().unwrap_or(0);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(raw.len(), |i| i + 4);
-    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let body = if head.contains("transfer-encoding: chunked") {
-        dechunk(&raw[split..])
-    } else {
-        raw[split..].to_vec()
-    };
-    (code, String::from_utf8_lossy(&body).to_string())
-}
-
-fn dechunk(mut body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
-        let size = std::str::from_utf8(&body[..line_end])
-            .ok()
-            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
-            .unwrap_or(0);
-        let rest = &body[line_end + 2..];
-        if size == 0 || rest.len() < size {
-            break;
-        }
-        out.extend_from_slice(&rest[..size]);
-        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
-    }
-    out
 }

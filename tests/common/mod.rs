@@ -8,6 +8,7 @@ pub mod pg;
 
 use clap::Parser;
 use derived::cli::{self, Cli};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -264,18 +265,70 @@ pub fn served_address(child: &mut std::process::Child) -> String {
 }
 
 pub fn http_get(address: &str, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    http(address, "GET", path, None)
+}
+
+/// One HTTP/1.1 request; the status code (0 when nothing answered) and the body.
+pub fn http(address: &str, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return (0, String::new());
+    };
+    let body = body.unwrap_or("");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let code = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-    (code, body.to_string())
+    let mut raw = Vec::new();
+    if stream.read_to_end(&mut raw).is_err() || raw.len() < 12 {
+        return (0, String::new());
+    }
+    let code = String::from_utf8_lossy(&raw[9..12]).parse().unwrap_or(0);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(raw.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(&raw[split..])
+    } else {
+        raw[split..].to_vec()
+    };
+    (code, String::from_utf8_lossy(&body).to_string())
+}
+
+/// A `Transfer-Encoding: chunked` body, joined.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..line_end])
+            .ok()
+            .and_then(|s| usize::from_str_radix(s.trim(), 16).ok())
+            .unwrap_or(0);
+        let rest = &body[line_end + 2..];
+        if size == 0 || rest.len() < size {
+            break;
+        }
+        out.extend_from_slice(&rest[..size]);
+        body = rest[size..].strip_prefix(b"\r\n").unwrap_or(&rest[size..]);
+    }
+    out
+}
+
+/// `git ARGS` in the project folder, which must succeed; its output, trimmed.
+pub fn git(p: &TestProject, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(p.root())
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// Sends SIGTERM to a process.
