@@ -137,10 +137,10 @@ fn build(extra: &str, start: &str, now: &str) -> (f64, f64, usize) {
             &start[..10]
         ))
         .unwrap();
-    let stores = Stores {
-        warehouse: Box::new(warehouse),
-        metadata: Box::new(DuckDbMetadata::open(&root.join("m.duckdb")).unwrap()),
-    };
+    let stores = Stores::new(
+        Box::new(warehouse),
+        Box::new(DuckDbMetadata::open(&root.join("m.duckdb")).unwrap()),
+    );
     let now = parse_timestamp(now).unwrap();
     let settings = Settings::new(root.to_path_buf(), Env::Prod, None, Some(now));
     let started = Instant::now();

@@ -5,6 +5,9 @@
 //! The project comes from `../shared/bench/gen.py --tables 10000 --no-data`
 //! (generated into a temporary folder), or from `DERIVED_BENCH_PROJECT`.
 
+mod common;
+
+use common::{bench_project, fill_log};
 use derived::dag::Dag;
 use derived::metadata::duckdb::DuckDbMetadata;
 use derived::metadata::{LogSnapshot, MetadataStore};
@@ -12,10 +15,7 @@ use derived::plan::{plan, PlanInput};
 use derived::project::{self, Project, TableName};
 use derived::time::{parse_timestamp, Duration, Timestamp};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-const RUNS_PER_TABLE: i64 = 100;
 
 fn main() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -93,53 +93,6 @@ fn input<'a>(
         request: None,
         impact: None,
     }
-}
-
-fn bench_project(tmp: &Path) -> PathBuf {
-    if let Ok(dir) = std::env::var("DERIVED_BENCH_PROJECT") {
-        return PathBuf::from(dir);
-    }
-    let gen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen.py");
-    let out = tmp.join("p10000");
-    let status = std::process::Command::new("python3")
-        .arg(&gen)
-        .args(["--tables", "10000", "--no-data", "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python3 runs gen.py");
-    assert!(status.success(), "gen.py failed");
-    out.join("derived")
-}
-
-/// RUNS_PER_TABLE consecutive successful one-interval runs per table, written in bulk.
-fn fill_log(project: &Project, path: &Path) -> i64 {
-    drop(DuckDbMetadata::open(path).unwrap());
-    let conn = duckdb::Connection::open(path).unwrap();
-    conn.execute_batch(
-        "CREATE TEMP TABLE defs (table_name VARCHAR, fingerprint VARCHAR, step_hours BIGINT)",
-    )
-    .unwrap();
-    let mut appender = conn.appender("defs").unwrap();
-    for t in project.tables() {
-        let hours: i64 = if t.schedule.name() == "hourly" { 1 } else { 24 };
-        appender
-            .append_row(duckdb::params![t.name.as_str(), t.fingerprint, hours])
-            .unwrap();
-    }
-    drop(appender);
-    conn.execute_batch(&format!(
-        "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status, started_at, finished_at,
-                           fingerprint, triggered_by, as_of, rows_written, upstream_runs, read_watermark)
-         SELECT table_name, 'prod', 'increment',
-                TIMESTAMP '2024-01-01' + to_hours(i * step_hours), TIMESTAMP '2024-01-01' + to_hours((i + 1) * step_hours),
-                'success', now(), now(), fingerprint, 'scheduler', now(), 1, '[]',
-                TIMESTAMP '2024-01-01' + to_hours((i + 1) * step_hours)
-         FROM defs, range({RUNS_PER_TABLE}) AS r(i) ORDER BY i"
-    ))
-    .unwrap();
-    conn.query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
-        .unwrap()
 }
 
 fn most_downstream(project: &Project, dag: &Dag) -> TableName {

@@ -110,16 +110,18 @@ pub struct Deferred {
 /// successes, the rest failures, so their intervals run again. Where the store
 /// has leases, other processes' runs may be live: a dead holder's runs are
 /// closed by whoever next takes the table's lease instead.
-pub fn recover_abandoned(
+pub fn recover_abandoned<'w>(
     metadata: &dyn MetadataStore,
-    warehouse: &dyn Warehouse,
+    warehouse: impl FnOnce() -> anyhow::Result<&'w dyn Warehouse>,
     env: &str,
 ) -> anyhow::Result<usize> {
     if metadata.leases().is_some() {
         return Ok(0);
     }
     let running = metadata.running(env)?;
-    close_abandoned(metadata, warehouse, &running)?;
+    if !running.is_empty() {
+        close_abandoned(metadata, warehouse()?, &running)?;
+    }
     Ok(running.len())
 }
 
@@ -207,17 +209,24 @@ fn stopping(ctx: &RunContext) -> bool {
 /// How complete every source is now: from its data, its marks or the clock.
 pub fn source_watermarks(
     project: &Project,
-    warehouse: &dyn Warehouse,
-    metadata: &dyn MetadataStore,
+    warehouse: Option<&dyn Warehouse>,
+    marks: &HashMap<TableName, Timestamp>,
     now: Timestamp,
 ) -> anyhow::Result<HashMap<TableName, Timestamp>> {
-    let marks = metadata.source_marks()?;
     let mut out = HashMap::new();
     for source in project.sources() {
         let watermark = match &source.freshness {
             Freshness::Always => Some(now),
             Freshness::Marks => marks.get(&source.name).copied(),
-            Freshness::MaxTime { lag } => warehouse.max_time(source)?.map(|t| t - lag.chrono()),
+            Freshness::MaxTime { lag } => {
+                let warehouse = warehouse.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{} is complete through its latest time, which only the warehouse knows",
+                        source.name
+                    )
+                })?;
+                warehouse.max_time(source)?.map(|t| t - lag.chrono())
+            }
         };
         if let Some(w) = watermark {
             out.insert(source.name.clone(), w.min(now));

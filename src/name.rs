@@ -1,6 +1,6 @@
 //! Table names, as definitions spell them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A `dataset.table` (or `project.dataset.table`) name, spelled exactly as its
@@ -8,7 +8,7 @@ use std::fmt;
 /// is the dialect's rule (`crate::project::dialect::SqlDialect::definition_key`);
 /// once a project is loaded every name in it is the definition's spelling, so
 /// names compare exactly.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TableName(String);
 

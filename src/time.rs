@@ -4,13 +4,13 @@
 //! and cannot hold a wrong state (an `Interval` always has `start < end`).
 
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, NaiveDate, TimeZone, Timelike, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 pub type Timestamp = DateTime<Utc>;
 
 /// A length of time written as `30s`, `15m`, `1h`, `1d` or `7d`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Duration {
     seconds: i64,
 }
@@ -78,7 +78,7 @@ impl fmt::Display for Duration {
 }
 
 /// How often a table gets a new interval.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     Hourly,
@@ -193,7 +193,7 @@ fn utc(day: NaiveDate, hour: u32) -> Timestamp {
 }
 
 /// A half-open time range `[start, end)` with `start < end`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Interval {
     start: Timestamp,
     end: Timestamp,
@@ -237,7 +237,7 @@ impl fmt::Display for Interval {
 }
 
 /// A sorted set of disjoint intervals; adjacent ranges are merged.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntervalSet {
     ranges: Vec<Interval>,
 }

@@ -44,7 +44,7 @@ pub fn check_tables(
             continue;
         }
         let target = PhysicalName::of(&table.name, &settings.env);
-        if !stores.warehouse.table_exists(&target)? {
+        if !stores.warehouse()?.table_exists(&target)? {
             results.push(CheckReport {
                 table: table.name.to_string(),
                 error: Some("not built yet".into()),
@@ -56,7 +56,7 @@ pub fn check_tables(
             .schedule
             .last_interval(table.start, now)
             .unwrap_or_else(|| table.schedule.interval_at(table.start));
-        let this = stores.warehouse.dialect().table(&target);
+        let this = stores.warehouse()?.dialect().table(&target);
         let render = RenderContext {
             input: table.input_range(interval),
             interval,
@@ -67,7 +67,7 @@ pub fn check_tables(
         };
         let prepared = exec::prepare_checks(&loaded.project, table, &settings.env, &render)
             .map_err(|e| anyhow!(e))?;
-        results.push(match stores.warehouse.check(&target, &prepared) {
+        results.push(match stores.warehouse()?.check(&target, &prepared) {
             Ok(checks) => CheckReport {
                 table: table.name.to_string(),
                 error: None,

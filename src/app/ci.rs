@@ -93,7 +93,7 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
         });
     }
     let stores = open_stores(&head.project)?;
-    let watermarks = source_watermarks(&head, &stores, now)?;
+    let watermarks = source_watermarks(settings, &head, &stores, now)?;
     report.impact = production_impact(&head, &stores, &watermarks, now)?;
     let since = recent_start(&mut head, &changes.to_build, now, options.last);
     let failed = shadow_build(
@@ -115,8 +115,8 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
         if built {
             let start = since.get(name).copied().unwrap_or(table.start);
             let range = Interval::new(start, now);
-            let diff = ci::diff(stores.warehouse.as_ref(), table, &shadow_env, range)
-                .map_err(|e| anyhow!(e))?;
+            let diff =
+                ci::diff(stores.warehouse()?, table, &shadow_env, range).map_err(|e| anyhow!(e))?;
             report.diffs.push(diff);
         }
     }
@@ -185,7 +185,7 @@ fn shadow_build(
     let ctx = RunContext {
         project: &loaded.project,
         dag: &loaded.dag,
-        warehouse: stores.warehouse.as_ref(),
+        warehouse: stores.warehouse()?,
         metadata: stores.metadata.as_ref(),
         env: shadow_env,
         as_of: now,
@@ -272,7 +272,7 @@ fn cleanup_shadows(project: &Project, age: Duration, now: Timestamp) -> Result<V
     for (name, latest) in stores.metadata.environments()? {
         if Env::is_shadow(&name) && now - latest > age.chrono() {
             let env = Env::parse(&name).map_err(|e| anyhow!(e))?;
-            stores.warehouse.drop_env(&env)?;
+            stores.warehouse()?.drop_env(&env)?;
             dropped.push(name);
         }
     }

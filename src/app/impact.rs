@@ -3,6 +3,7 @@
 //! table, and which columns each reader reads, from its column lineage. The
 //! planner decides from these which readers to repair.
 
+use super::Stores;
 use crate::exec;
 use crate::lineage;
 use crate::metadata::LogSnapshot;
@@ -10,8 +11,10 @@ use crate::plan::{ChangeImpact, Plan};
 use crate::project::columns::{column_lineage, ColumnLineage, SourceColumn};
 use crate::project::impact::{changed_columns, is_column, retyped, STAR};
 use crate::project::yaml::Reader;
-use crate::project::{Diagnostic, MetadataConfig, OnChange, Project, Table, TableName};
-use crate::warehouse::{Dialect, Warehouse};
+use crate::project::{
+    Diagnostic, MetadataConfig, OnChange, Project, Table, TableName, WarehouseConfig,
+};
+use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// None when nothing changed and no logged rewrite is limited to some columns:
@@ -145,19 +148,18 @@ fn columns_read(
 
 /// Per action of the plan, the bytes its queries would read by dry run (None:
 /// the warehouse cannot tell, as only BigQuery can).
-pub fn estimate_bytes(
-    project: &Project,
-    warehouse: &dyn Warehouse,
-    plan: &Plan,
-) -> Vec<Option<u64>> {
+pub fn estimate_bytes(project: &Project, stores: &Stores, plan: &Plan) -> Result<Vec<Option<u64>>> {
     use rayon::prelude::*;
-    if warehouse.dialect() != Dialect::BigQuery {
-        return vec![None; plan.actions.len()];
+    let bigquery = matches!(project.config.warehouse, WarehouseConfig::BigQuery { .. });
+    if !bigquery || plan.actions.is_empty() {
+        return Ok(vec![None; plan.actions.len()]);
     }
-    plan.actions
+    let warehouse = stores.warehouse()?;
+    Ok(plan
+        .actions
         .par_iter()
         .map(|action| exec::estimate_bytes(project, warehouse, action))
-        .collect()
+        .collect())
 }
 
 /// The plan's bytes, when every action's are known.

@@ -1,7 +1,7 @@
 //! A project loaded for a command: its definitions (from the working tree or a
 //! git revision), its DAG, and every problem found in them.
 
-use super::Settings;
+use super::{cache, Settings};
 use crate::dag::Dag;
 use crate::git;
 use crate::project::load::{self, ColumnAnalysis};
@@ -15,6 +15,8 @@ pub struct Loaded {
     pub dag: Dag,
     /// The commit the definitions were read from (`--rev`).
     pub git_commit: Option<String>,
+    /// Read from the project cache rather than parsed.
+    pub from_cache: bool,
 }
 
 impl Loaded {
@@ -69,17 +71,14 @@ pub fn load(settings: &Settings, columns: ColumnAnalysis) -> Result<Loaded> {
     match &settings.rev {
         Some(rev) => {
             let revision = git::at_revision(&settings.project, rev)?;
-            Ok(with_dag(
-                load::load_with(&settings.project, &revision.files, columns),
-                Some(revision.commit),
+            Ok(cache::load(
+                &settings.project,
+                &revision.files,
                 columns,
+                Some(revision.commit),
             ))
         }
-        None => Ok(with_dag(
-            load::load_with(&settings.project, &load::Disk, columns),
-            None,
-            columns,
-        )),
+        None => Ok(cache::load(&settings.project, &load::Disk, columns, None)),
     }
 }
 
@@ -109,6 +108,7 @@ pub fn with_dag(
         project,
         dag,
         git_commit,
+        from_cache: false,
     }
 }
 

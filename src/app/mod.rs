@@ -5,11 +5,13 @@
 //! What never changes: reading (`plan`, `status`, `dag`) never writes to the
 //! log or the warehouse; only running, pausing and marking do.
 
+pub mod cache;
 pub mod checks;
 pub mod ci;
 mod impact;
 mod ingesting;
 mod loaded;
+mod log_cache;
 pub mod run;
 mod settings;
 mod situation;
@@ -19,6 +21,7 @@ pub mod worker;
 
 pub use impact::{estimate_bytes, forward_diagnostics, total_bytes};
 pub use loaded::{load, load_valid, with_dag, Loaded};
+pub use log_cache::Log;
 pub use settings::Settings;
 pub use situation::{
     longest_input, situation, situation_given, source_watermarks, Scope, Situation,
@@ -65,10 +68,12 @@ pub fn pause(
     if loaded.project.table(&name).is_none() {
         bail!("`{name}` is a source; pause the tables that read it");
     }
-    let snapshot = stores
-        .metadata
-        .snapshot(settings.env.name(), longest_input(&loaded.project))?;
-    let current = snapshot.tables.get(&name).and_then(|l| l.paused.as_ref());
+    let log = stores.log(settings.env.name(), longest_input(&loaded.project))?;
+    let current = log
+        .snapshot
+        .tables
+        .get(&name)
+        .and_then(|l| l.paused.as_ref());
     match (paused, current) {
         (true, Some(p)) => bail!("`{name}` is already paused ({})", describe(p)),
         (false, None) => bail!("`{name}` is not paused"),

@@ -16,7 +16,7 @@ pub type ProgressFor<'a> = &'a dyn Fn(&Plan) -> Box<dyn Progress>;
 pub fn recover(settings: &Settings, stores: &Stores) -> Result<usize> {
     exec::recover_abandoned(
         stores.metadata.as_ref(),
-        stores.warehouse.as_ref(),
+        || stores.warehouse(),
         settings.env.name(),
     )
 }
@@ -45,7 +45,7 @@ pub fn run(
     };
     let mut report = RunReport::default();
     let mut ran: BTreeSet<TableName> = BTreeSet::new();
-    let watermarks = source_watermarks(loaded, stores, now)?;
+    let watermarks = source_watermarks(settings, loaded, stores, now)?;
     loop {
         let allowed: BTreeSet<TableName> = wanted.difference(&ran).cloned().collect();
         let scope = Scope {
@@ -61,7 +61,7 @@ pub fn run(
         let ctx = RunContext {
             project: &loaded.project,
             dag: &loaded.dag,
-            warehouse: stores.warehouse.as_ref(),
+            warehouse: stores.warehouse()?,
             metadata: stores.metadata.as_ref(),
             env: &settings.env,
             as_of: now,

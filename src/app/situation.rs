@@ -5,14 +5,15 @@ use super::{Loaded, Settings, Stores};
 use crate::exec;
 use crate::metadata::LogSnapshot;
 use crate::plan::{self, Plan, PlanInput, Request};
-use crate::project::{Project, TableName};
+use crate::project::{Freshness, Project, TableName};
 use crate::time::Timestamp;
 use anyhow::Result;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Everything a plan is made from, and the plan.
 pub struct Situation {
-    pub snapshot: LogSnapshot,
+    pub snapshot: Arc<LogSnapshot>,
     pub plan: Plan,
 }
 
@@ -32,26 +33,31 @@ pub fn situation(
     now: Timestamp,
     scope: Scope,
 ) -> Result<Situation> {
-    let watermarks = source_watermarks(loaded, stores, now)?;
+    let watermarks = source_watermarks(settings, loaded, stores, now)?;
     situation_given(settings, loaded, stores, now, scope, &watermarks)
 }
 
-/// How complete every source is now (its files readable first).
+/// How complete every source is now. The warehouse is opened only for a
+/// source whose completeness is its data's latest time.
 pub fn source_watermarks(
+    settings: &Settings,
     loaded: &Loaded,
     stores: &Stores,
     now: Timestamp,
 ) -> Result<HashMap<TableName, Timestamp>> {
-    let sources: Vec<_> = loaded.project.sources().collect();
-    stores
-        .warehouse
-        .prepare_sources(&sources, &loaded.project.root)?;
-    exec::source_watermarks(
-        &loaded.project,
-        stores.warehouse.as_ref(),
-        stores.metadata.as_ref(),
-        now,
-    )
+    let project = &loaded.project;
+    let marks = stores
+        .log(settings.env.name(), longest_input(project))?
+        .marks;
+    let reads_data = project
+        .sources()
+        .any(|s| matches!(s.freshness, Freshness::MaxTime { .. }));
+    let warehouse = if reads_data {
+        Some(stores.warehouse()?)
+    } else {
+        None
+    };
+    exec::source_watermarks(project, warehouse, &marks, now)
 }
 
 /// The situation with the sources' watermarks already known.
@@ -64,8 +70,8 @@ pub fn situation_given(
     watermarks: &HashMap<TableName, Timestamp>,
 ) -> Result<Situation> {
     let snapshot = stores
-        .metadata
-        .snapshot(settings.env.name(), longest_input(&loaded.project))?;
+        .log(settings.env.name(), longest_input(&loaded.project))?
+        .snapshot;
     let refusals = super::impact::forward_refusals(&loaded.project, &snapshot);
     if !refusals.is_empty() {
         let project = &loaded.project;

@@ -1,9 +1,12 @@
 //! Opening the warehouse and the metadata store a project's `derived.yml` names.
 
+use super::log_cache::{Log, LogCache};
 use crate::metadata::duckdb::DuckDbMetadata;
 use crate::metadata::postgres::PostgresMetadata;
 use crate::metadata::MetadataStore;
+use crate::project::Source;
 use crate::project::{MetadataConfig, Project, WarehouseConfig};
+use crate::time::Duration;
 use crate::warehouse::bigquery::{
     BigQueryWarehouse, Connection as BigQueryConnection, Credentials,
 };
@@ -11,11 +14,57 @@ use crate::warehouse::duckdb::DuckDbWarehouse;
 use crate::warehouse::postgres::PostgresWarehouse;
 use crate::warehouse::Warehouse;
 use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
-/// The warehouse and log of a project, opened for writing.
+/// The warehouse and log of a project, opened for writing. The warehouse
+/// opens on first use, its sources made readable then: a decision that needs
+/// only the log (a run with nothing to do) never opens it.
 pub struct Stores {
-    pub warehouse: Box<dyn Warehouse>,
+    warehouse: OnceLock<Box<dyn Warehouse>>,
+    opener: Option<Opener>,
     pub metadata: Box<dyn MetadataStore>,
+    log: LogCache,
+}
+
+/// What opening the warehouse later needs.
+struct Opener {
+    config: WarehouseConfig,
+    root: PathBuf,
+    sources: Vec<Source>,
+}
+
+impl Stores {
+    /// Stores already open.
+    pub fn new(warehouse: Box<dyn Warehouse>, metadata: Box<dyn MetadataStore>) -> Stores {
+        Stores {
+            warehouse: OnceLock::from(warehouse),
+            opener: None,
+            metadata,
+            log: LogCache::default(),
+        }
+    }
+
+    /// The warehouse, opened now if it was not yet.
+    pub fn warehouse(&self) -> Result<&dyn Warehouse> {
+        if let Some(warehouse) = self.warehouse.get() {
+            return Ok(warehouse.as_ref());
+        }
+        let opener = self
+            .opener
+            .as_ref()
+            .expect("stores without a warehouse opener are open");
+        let warehouse = open_warehouse(&opener.config, false)?;
+        let sources: Vec<&Source> = opener.sources.iter().collect();
+        warehouse.prepare_sources(&sources, &opener.root)?;
+        Ok(self.warehouse.get_or_init(|| warehouse).as_ref())
+    }
+
+    /// The log of `env` summarized for planning, and the sources' marks, read
+    /// again only when the log changed since the last reading.
+    pub fn log(&self, env: &str, slack: Duration) -> Result<Log> {
+        self.log.read(self.metadata.as_ref(), env, slack)
+    }
 }
 
 pub fn open_warehouse(config: &WarehouseConfig, read_only: bool) -> Result<Box<dyn Warehouse>> {
@@ -67,10 +116,17 @@ pub fn open_metadata(config: &MetadataConfig) -> Result<Box<dyn MetadataStore>> 
 }
 
 pub fn open_stores(project: &Project) -> Result<Stores> {
-    let warehouse = open_warehouse(&project.config.warehouse, false)?;
     let metadata = open_metadata(&project.config.metadata)?;
+    let store = std::env::var("DERIVED_METADATA_URL")
+        .unwrap_or_else(|_| format!("{:?}", project.config.metadata));
     Ok(Stores {
-        warehouse,
+        warehouse: OnceLock::new(),
+        opener: Some(Opener {
+            config: project.config.warehouse.clone(),
+            root: project.root.clone(),
+            sources: project.sources().cloned().collect(),
+        }),
         metadata,
+        log: LogCache::on_disk(&super::cache::folder(&project.root), store),
     })
 }

@@ -133,7 +133,7 @@ fn streams<'a>(
     let open = |source, replay_from| {
         let target = ingesting::Target {
             source,
-            warehouse: stores.warehouse.as_ref(),
+            warehouse: stores.warehouse()?,
             metadata: stores.metadata.as_ref(),
             env: settings.env.name(),
             allow_gap,
@@ -236,7 +236,7 @@ fn plan_and_run(
         let ctx = RunContext {
             project: &loaded.project,
             dag: &loaded.dag,
-            warehouse: stores.warehouse.as_ref(),
+            warehouse: stores.warehouse()?,
             metadata: stores.metadata.as_ref(),
             env: &settings.env,
             as_of: now,

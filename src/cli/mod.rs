@@ -216,7 +216,7 @@ fn plan_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Ou
         ..Scope::default()
     };
     let situation = app::situation(s, &loaded, &stores, s.now(), scope)?;
-    let bytes = app::estimate_bytes(&loaded.project, stores.warehouse.as_ref(), &situation.plan);
+    let bytes = app::estimate_bytes(&loaded.project, &stores, &situation.plan)?;
     Ok(Outcome::ok(output::plan(
         &loaded.project,
         &situation.plan,
@@ -241,8 +241,7 @@ fn run_command(
     if let Some(max) = max_bytes {
         let stores = app::open_stores(&loaded.project)?;
         let situation = app::situation(s, &loaded, &stores, s.now(), scope)?;
-        let bytes =
-            app::estimate_bytes(&loaded.project, stores.warehouse.as_ref(), &situation.plan);
+        let bytes = app::estimate_bytes(&loaded.project, &stores, &situation.plan)?;
         if !matches!(
             loaded.project.config.warehouse,
             WarehouseConfig::BigQuery { .. }
@@ -406,7 +405,7 @@ fn log_command(
     since: Option<&str>,
     limit: usize,
 ) -> Result<Outcome> {
-    let project = project::load(&s.project);
+    let project = app::load(s, ColumnAnalysis::WhenGuarded)?.project;
     let metadata = app::open_metadata(&project.config.metadata)?;
     let since = since
         .map(parse_timestamp)
@@ -450,7 +449,7 @@ fn pause_command(
 }
 
 fn query_command(s: &Settings, format: Format, sql: &str) -> Result<Outcome> {
-    let config = project::load(&s.project).config;
+    let config = project::config::read(&s.project);
     let warehouse = app::open_warehouse(&config.warehouse, true)?;
     let result = warehouse.query(sql).context("query failed")?;
     Ok(Outcome::ok(output::query(&result, format)))

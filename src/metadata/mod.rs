@@ -179,7 +179,7 @@ pub struct RunRecord {
 }
 
 /// A compact view of one attempt, enough for planning.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attempt {
     pub run_id: RunId,
     pub action: RunAction,
@@ -192,7 +192,7 @@ pub struct Attempt {
 }
 
 /// What the log says about one table, summarized by the store.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TableLog {
     /// Intervals that succeeded since the table was last built from scratch,
     /// per fingerprint: what the table holds. An interval is complete when it
@@ -218,7 +218,7 @@ pub struct TableLog {
 }
 
 /// Who paused a table, when and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     pub by: String,
     pub at: Timestamp,
@@ -226,7 +226,7 @@ pub struct Pause {
 }
 
 /// Part of a failed attempt that no later success covered.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub run_id: RunId,
     pub action: RunAction,
@@ -290,7 +290,7 @@ impl TableLog {
 
 /// A successful run that rewrote data others may have read: a rebuild,
 /// backfill or repair (for a source: a `derived backfill` of it).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rewrite {
     pub table: TableName,
     pub run_id: RunId,
@@ -300,7 +300,7 @@ pub struct Rewrite {
 }
 
 /// Everything the planner needs from the log, taken at one moment.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LogSnapshot {
     pub tables: HashMap<TableName, TableLog>,
     pub rewrites: Vec<Rewrite>,
@@ -480,6 +480,11 @@ pub fn record_pause(
     Ok(run_id)
 }
 
+/// Where the log stands, as a token that changes with every write a snapshot
+/// or the source marks could see: equal tokens, equal answers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LogVersion(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum MetadataError {
     #[error("the metadata store at {location} has schema version {found}, newer than this derived understands ({known}); upgrade derived")]
@@ -508,6 +513,9 @@ pub trait MetadataStore: Send + Sync {
     /// The log summarized for planning. `slack` is the longest input window of any
     /// table: runs that far from a rewritten range are returned as `nearby_runs`.
     fn snapshot(&self, env: &str, slack: crate::time::Duration) -> Result<LogSnapshot>;
+    /// Where the log stands now: a snapshot taken at the same version is
+    /// still the log's answer.
+    fn version(&self) -> Result<LogVersion>;
     /// Runs still `running` in `env`: left behind by a process that died.
     fn running(&self, env: &str) -> Result<Vec<RunRecord>>;
     fn run(&self, run_id: RunId) -> Result<Option<RunRecord>>;

@@ -471,6 +471,14 @@ impl MetadataStore for PostgresMetadata {
         })
     }
 
+    /// The server's transaction snapshot: any transaction that commits
+    /// between two readings was in progress at the first or started after it,
+    /// so the text differs. Readers take no transaction id and leave it alone.
+    fn version(&self) -> Result<LogVersion> {
+        let rows = self.query("SELECT pg_current_snapshot()::text", &[])?;
+        Ok(LogVersion(rows[0].get(0)))
+    }
+
     fn running(&self, env: &str) -> Result<Vec<RunRecord>> {
         Ok(self
             .query(

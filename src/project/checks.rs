@@ -8,12 +8,12 @@
 use crate::env::PhysicalName;
 use crate::project::TableName;
 use crate::time::Duration;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Placeholder for the relation holding the rows under check.
 pub const ROWS: &str = "__derived_rows__";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckSeverity {
     Error,
@@ -29,7 +29,7 @@ impl CheckSeverity {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Rule {
     NotNull(Vec<String>),
     Unique(Vec<String>),
@@ -59,7 +59,7 @@ pub enum Rule {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub rule: Rule,
     pub severity: CheckSeverity,

@@ -12,6 +12,7 @@
 //! is listed there whenever it is used that way, even if it is also selected:
 //! influences record use, not exclusivity.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::ops::{ControlFlow, Range};
 use std::rc::Rc;
@@ -30,7 +31,7 @@ use crate::project::dialect::SqlDialect;
 /// A column of a source or table: `table` is the normalized `dataset.table`
 /// (quotes/backticks removed, unquoted parts lowercased; a three-part name whose
 /// first part equals `default_project` is reduced to two parts), `column` lowercased unless quoted.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct SourceColumn {
     pub table: String,
     pub column: String,
@@ -40,14 +41,14 @@ pub struct SourceColumn {
 /// innermost first, lowercased (`sha256(lower(email))` → ["lower", "sha256"]); aggregate and
 /// window functions count as functions (`count`, `min`, `row_number`...); CASE/CAST/arithmetic
 /// do not.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Derivation {
     pub source: SourceColumn,
     pub functions: Vec<String>,
 }
 
 /// One column of the query's result.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputColumn {
     /// The alias, else the column name, else the name the warehouse gives an
     /// unaliased expression (best effort).
@@ -60,7 +61,7 @@ pub struct OutputColumn {
 }
 
 /// The lineage of one query.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ColumnLineage {
     /// In output order.
     pub columns: Vec<OutputColumn>,

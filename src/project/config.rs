@@ -109,6 +109,16 @@ const KEYS: [&str; 10] = [
     "name",
 ];
 
+/// The configuration in `root/derived.yml` alone (absent: defaults), for
+/// commands that need no definitions.
+pub fn read(root: &Path) -> Config {
+    let path = root.join("derived.yml");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => load(root, &path, &text).0,
+        Err(_) => Config::default_for(root),
+    }
+}
+
 /// Reads `derived.yml` (absent: defaults); problems are returned, not thrown.
 pub fn load(root: &Path, file: &Path, text: &str) -> (Config, Vec<Diagnostic>) {
     let mut config = Config::default_for(root);

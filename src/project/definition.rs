@@ -1,13 +1,13 @@
 //! Typed definitions of sources and tables, parsed once from YAML.
 
 use crate::time::{Duration, Interval, Schedule, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 pub use crate::name::TableName;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
     Replace,
@@ -37,7 +37,7 @@ impl Strategy {
 }
 
 /// What a changed definition does to the intervals already built (SPEC §10.3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnChange {
     /// Rebuild from `start` with the new definition.
@@ -59,7 +59,7 @@ impl OnChange {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MergeRule {
     Min,
     Max,
@@ -87,7 +87,7 @@ impl MergeRule {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     pub data_type: Option<String>,
@@ -95,7 +95,7 @@ pub struct Column {
     pub policy: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Freshness {
     /// Complete through `max(time_column) - lag`.
     MaxTime { lag: Duration },
@@ -105,7 +105,7 @@ pub enum Freshness {
     Always,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     pub format: String,
     /// Relative to the project root.
@@ -113,7 +113,7 @@ pub struct Location {
 }
 
 /// An event stream that `derived ingest` lands into a source's table (SPEC §2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stream {
     pub broker: BrokerKind,
     pub url: String,
@@ -133,17 +133,17 @@ pub struct Stream {
     pub lateness: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BrokerKind {
     Nats,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PayloadFormat {
     Json,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Source {
     pub name: TableName,
     pub file: PathBuf,
@@ -157,7 +157,7 @@ pub struct Source {
 }
 
 /// Where the SQL text of a table came from, to point errors back at it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum SqlOrigin {
     /// A block scalar (`sql: |`) whose first content line starts at byte `first_line`
     /// of the YAML file, each line indented by `indent` spaces.
@@ -168,7 +168,7 @@ pub enum SqlOrigin {
     File,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Table {
     pub name: TableName,
     pub file: PathBuf,
@@ -245,7 +245,7 @@ impl Table {
 pub const DEFAULT_BATCH_SIZE: usize = 1_000;
 
 /// `export: [{to: redis, key: [user_id], ttl: 7d}]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Export {
     /// A store named under `stores:` in derived.yml.
     pub to: String,
@@ -255,7 +255,7 @@ pub struct Export {
     pub bucket: Option<Duration>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Node {
     Source(Source),
     Table(Box<Table>),

@@ -88,6 +88,46 @@ impl Project {
         project
     }
 
+    /// A project as an earlier load left it (a cache entry): its definitions
+    /// and every problem found in them; `files` holds the texts they point into.
+    pub fn restore(
+        root: &Path,
+        config: Config,
+        nodes: Vec<Node>,
+        diagnostics: Vec<Diagnostic>,
+        files: SourceFiles,
+    ) -> Project {
+        let renderer = Renderer::new(config.vars.clone(), config.dialect);
+        let mut project = Project {
+            root: root.to_path_buf(),
+            config,
+            nodes,
+            index: HashMap::new(),
+            keys: HashMap::new(),
+            diagnostics,
+            files,
+            renderer,
+        };
+        project.index_names();
+        project
+    }
+
+    fn index_names(&mut self) {
+        let dialect = self.config.dialect;
+        self.index = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name().clone(), i))
+            .collect();
+        self.keys = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (dialect.definition_key(n.name().as_str()).into_owned(), i))
+            .collect();
+    }
+
     /// The node of `name`: spelled as defined, or as the dialect would match
     /// it (any case on DuckDB, folded on PostgreSQL, exact on BigQuery).
     pub fn get(&self, name: &TableName) -> Option<&Node> {
@@ -1769,18 +1809,7 @@ fn index_and_check_names(project: &mut Project) {
         keep.push(node);
     }
     project.nodes = keep;
-    project.index = project
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name().clone(), i))
-        .collect();
-    project.keys = project
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (dialect.definition_key(n.name().as_str()).into_owned(), i))
-        .collect();
+    project.index_names();
     let known: Vec<&str> = project.nodes.iter().map(|n| n.name().as_str()).collect();
     let mut problems = Vec::new();
     let mut resolved = Vec::new();

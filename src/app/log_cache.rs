@@ -1,0 +1,129 @@
+//! The log's snapshot and the sources' marks, read once per version of the
+//! log: in memory for a process that plans again and again (a worker), and
+//! under `.derived/cache/` for the next command. Every use asks the store for
+//! its version first, so a cached answer is used only while it is the log's.
+
+use super::cache::{seal, unseal, write_atomically};
+use crate::metadata::{LogSnapshot, LogVersion, MetadataStore};
+use crate::project::TableName;
+use crate::time::{Duration, Timestamp};
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What planning reads from the log.
+#[derive(Clone, Debug)]
+pub struct Log {
+    pub snapshot: Arc<LogSnapshot>,
+    /// The latest mark of every source.
+    pub marks: Arc<HashMap<TableName, Timestamp>>,
+}
+
+#[derive(Default)]
+pub struct LogCache {
+    /// Where entries are kept between commands, and the store they are of.
+    disk: Option<(PathBuf, String)>,
+    memo: Mutex<Option<(Key, Log)>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Key {
+    version: LogVersion,
+    env: String,
+    slack: Duration,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    key: Key,
+    snapshot: LogSnapshot,
+    marks: HashMap<TableName, Timestamp>,
+}
+
+/// Changes whenever the entry's layout does.
+const MAGIC: &[u8; 8] = b"DRVL0001";
+
+impl LogCache {
+    /// A cache that also keeps its entries in `dir`; `store` names the log
+    /// they are of (its path or URL).
+    pub fn on_disk(dir: &Path, store: String) -> LogCache {
+        LogCache {
+            disk: Some((dir.to_path_buf(), store)),
+            memo: Mutex::new(None),
+        }
+    }
+
+    pub fn read(&self, metadata: &dyn MetadataStore, env: &str, slack: Duration) -> Result<Log> {
+        let key = Key {
+            version: metadata.version()?,
+            env: env.to_string(),
+            slack,
+        };
+        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((cached, log)) = memo.as_ref() {
+            if *cached == key {
+                return Ok(log.clone());
+            }
+        }
+        let path = self
+            .disk
+            .as_ref()
+            .map(|(dir, store)| entry_path(dir, store, env));
+        let log = match path.as_deref().and_then(|p| from_disk(p, &key)) {
+            Some(log) => log,
+            None => {
+                let snapshot = metadata.snapshot(env, slack)?;
+                let marks = metadata.source_marks()?;
+                if let Some(path) = &path {
+                    to_disk(path, &key, &snapshot, &marks);
+                }
+                Log {
+                    snapshot: Arc::new(snapshot),
+                    marks: Arc::new(marks),
+                }
+            }
+        };
+        *memo = Some((key, log.clone()));
+        Ok(log)
+    }
+}
+
+fn entry_path(dir: &Path, store: &str, env: &str) -> PathBuf {
+    let mut h = Sha256::new();
+    h.update(store.as_bytes());
+    h.update([0]);
+    h.update(env.as_bytes());
+    dir.join(format!("log-{}.bin", &hex::encode(h.finalize())[..32]))
+}
+
+fn from_disk(path: &Path, key: &Key) -> Option<Log> {
+    let bytes = std::fs::read(path).ok()?;
+    let entry: Entry = postcard::from_bytes(unseal(MAGIC, &bytes)?).ok()?;
+    (entry.key == *key).then(|| Log {
+        snapshot: Arc::new(entry.snapshot),
+        marks: Arc::new(entry.marks),
+    })
+}
+
+/// Best effort: a cache that cannot be written is only slower.
+fn to_disk(path: &Path, key: &Key, snapshot: &LogSnapshot, marks: &HashMap<TableName, Timestamp>) {
+    #[derive(Serialize)]
+    struct EntryRef<'a> {
+        key: &'a Key,
+        snapshot: &'a LogSnapshot,
+        marks: &'a HashMap<TableName, Timestamp>,
+    }
+    let Ok(payload) = postcard::to_stdvec(&EntryRef {
+        key,
+        snapshot,
+        marks,
+    }) else {
+        return;
+    };
+    if let Err(e) = write_atomically(path, &seal(MAGIC, &payload)) {
+        tracing::debug!("not caching the log in {}: {e}", path.display());
+    }
+}

@@ -1,0 +1,219 @@
+//! The project cache under `.derived/cache/`: an unchanged project loads from
+//! it, and any change to what a load reads is seen at once.
+
+mod common;
+
+use common::TestProject;
+use derived::app::{self, Settings};
+use derived::env::Env;
+use derived::project::load::ColumnAnalysis;
+use derived::project::TableName;
+
+fn load(p: &TestProject) -> app::Loaded {
+    let settings = Settings::new(p.root().to_path_buf(), Env::Prod, None, None);
+    app::load(&settings, ColumnAnalysis::WhenGuarded).unwrap()
+}
+
+fn upstreams(loaded: &app::Loaded, table: &str) -> Vec<String> {
+    let name = loaded.known_name(table).unwrap();
+    let table = loaded.project.table(&name).unwrap();
+    table.upstreams.iter().map(ToString::to_string).collect()
+}
+
+fn cache_entries(p: &TestProject) -> Vec<std::path::PathBuf> {
+    let dir = app::cache::folder(p.root());
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.retain(|p| {
+        p.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("project-")
+    });
+    entries.sort();
+    entries
+}
+
+fn project() -> TestProject {
+    let p = TestProject::new();
+    p.write(
+        "derived.yml",
+        "vars:\n  events: raw.events\n",
+    )
+    .write(
+        "tables/raw/events.yml",
+        "name: raw.events\nkind: source\ntime_column: ts\ncolumns: [{name: ts}, {name: user_id}]\n",
+    )
+    .write(
+        "tables/raw/clicks.yml",
+        "name: raw.clicks\nkind: source\ntime_column: ts\ncolumns: [{name: ts}, {name: user_id}]\n",
+    )
+    .write(
+        "tables/daily/users.yml",
+        "name: daily.users\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\n\
+         sql: SELECT count(DISTINCT user_id) AS users FROM {{ var('events') }}\n",
+    );
+    p
+}
+
+#[test]
+fn an_unchanged_project_loads_from_the_cache_with_the_same_definitions() {
+    let p = project();
+    let first = load(&p);
+    assert!(!first.from_cache);
+    assert_eq!(cache_entries(&p).len(), 1);
+    let second = load(&p);
+    assert!(second.from_cache, "the second load reads the cache");
+    assert_eq!(upstreams(&second, "daily.users"), ["raw.events"]);
+    let fingerprint = |l: &app::Loaded| {
+        let name = l.known_name("daily.users").unwrap();
+        l.project.table(&name).unwrap().fingerprint.clone()
+    };
+    assert_eq!(fingerprint(&first), fingerprint(&second));
+    assert_eq!(first.project.nodes.len(), second.project.nodes.len());
+    assert_eq!(
+        first
+            .dag
+            .all_downstream(&TableName::parse("raw.events").unwrap())
+            .len(),
+        1
+    );
+    assert_eq!(
+        second
+            .dag
+            .all_downstream(&TableName::parse("raw.events").unwrap())
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn an_edited_definition_is_seen_at_once() {
+    let p = project();
+    load(&p);
+    p.write(
+        "tables/daily/users.yml",
+        "name: daily.users\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\n\
+         sql: SELECT count(DISTINCT user_id) AS users FROM raw.clicks\n",
+    );
+    let edited = load(&p);
+    assert!(!edited.from_cache);
+    assert_eq!(upstreams(&edited, "daily.users"), ["raw.clicks"]);
+    // A broken file is an error now, and again from the cache.
+    p.write("tables/daily/users.yml", "name: daily.users\nsql: [\n");
+    for _ in 0..2 {
+        let out = p.cli(&["validate", "--format", "json"]);
+        assert_eq!(out.code, 1, "{}", out.stdout);
+        assert_eq!(
+            out.json()["errors"][0]["code"],
+            "yaml-syntax",
+            "{}",
+            out.stdout
+        );
+    }
+    assert!(load(&p).project.has_errors());
+    assert!(load(&p).from_cache);
+}
+
+#[test]
+fn a_changed_var_or_derived_yml_is_seen_at_once() {
+    let p = project();
+    assert_eq!(upstreams(&load(&p), "daily.users"), ["raw.events"]);
+    p.write("derived.yml", "vars:\n  events: raw.clicks\n");
+    assert_eq!(upstreams(&load(&p), "daily.users"), ["raw.clicks"]);
+    // Not a var: the dialect decides how names match.
+    p.write(
+        "tables/daily/users.yml",
+        "name: daily.users\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\n\
+         sql: SELECT count(DISTINCT user_id) AS users FROM RAW.Events\n",
+    );
+    assert_eq!(upstreams(&load(&p), "daily.users"), ["raw.events"]);
+    p.write(
+        "derived.yml",
+        "dialect: bigquery\nvars:\n  events: raw.clicks\n",
+    );
+    let bigquery = load(&p);
+    assert!(!bigquery.from_cache);
+    assert!(
+        bigquery.project.has_errors(),
+        "BigQuery names are case-sensitive"
+    );
+    p.remove("derived.yml");
+    let defaults = load(&p);
+    assert!(!defaults.from_cache);
+    assert_eq!(upstreams(&defaults, "daily.users"), ["raw.events"]);
+}
+
+#[test]
+fn added_and_removed_files_and_sql_files_are_seen_at_once() {
+    let p = project();
+    load(&p);
+    p.write(
+        "tables/daily/clicks.yml",
+        "name: daily.clicks\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\nsql_file: clicks.sql\n",
+    )
+    .write("tables/daily/clicks.sql", "SELECT count(*) AS clicks FROM raw.clicks\n");
+    let added = load(&p);
+    assert_eq!(upstreams(&added, "daily.clicks"), ["raw.clicks"]);
+    assert!(load(&p).from_cache);
+    p.write(
+        "tables/daily/clicks.sql",
+        "SELECT count(*) AS clicks FROM raw.events\n",
+    );
+    let edited = load(&p);
+    assert!(!edited.from_cache, "an edited sql_file misses the cache");
+    assert_eq!(upstreams(&edited, "daily.clicks"), ["raw.events"]);
+    p.remove("tables/daily/clicks.sql");
+    let missing = load(&p);
+    assert!(!missing.from_cache);
+    assert!(
+        missing.project.has_errors(),
+        "a missing sql_file is an error"
+    );
+    p.remove("tables/daily/clicks.yml");
+    let removed = load(&p);
+    assert!(!removed.project.has_errors());
+    assert!(removed.project.resolve("daily.clicks").is_none());
+}
+
+#[test]
+fn a_corrupt_or_truncated_cache_is_ignored_and_written_again() {
+    let p = project();
+    let expected = upstreams(&load(&p), "daily.users");
+    let entry = cache_entries(&p).pop().unwrap();
+    let bytes = std::fs::read(&entry).unwrap();
+    let mut flipped = bytes.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    for broken in [
+        flipped,
+        bytes[..bytes.len() / 3].to_vec(),
+        b"garbage".to_vec(),
+        Vec::new(),
+    ] {
+        std::fs::write(&entry, broken).unwrap();
+        let loaded = load(&p);
+        assert!(!loaded.from_cache, "a broken entry is not used");
+        assert_eq!(upstreams(&loaded, "daily.users"), expected);
+        assert_eq!(
+            std::fs::read(&entry).unwrap(),
+            bytes,
+            "the entry is written again"
+        );
+        assert!(load(&p).from_cache);
+    }
+}
+
+#[test]
+fn only_the_most_recent_entries_are_kept() {
+    let p = project();
+    for i in 0..12 {
+        p.write(
+            "derived.yml",
+            &format!("vars:\n  events: raw.events\n  n: {i}\n"),
+        );
+        load(&p);
+    }
+    assert_eq!(cache_entries(&p).len(), 8);
+}
