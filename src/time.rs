@@ -195,7 +195,9 @@ fn utc(day: NaiveDate, hour: u32) -> Timestamp {
 /// A half-open time range `[start, end)` with `start < end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Interval {
+    #[serde(with = "micros")]
     start: Timestamp,
+    #[serde(with = "micros")]
     end: Timestamp,
 }
 
@@ -424,6 +426,36 @@ pub fn to_micros(t: Timestamp) -> i64 {
 
 pub fn from_micros(micros: i64) -> Timestamp {
     DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+/// Microseconds since the epoch: how caches keep timestamps (no text to parse).
+pub mod micros {
+    use super::{from_micros, to_micros, Timestamp};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_i64(to_micros(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        Ok(from_micros(i64::deserialize(d)?))
+    }
+
+    pub mod option {
+        use super::super::{from_micros, to_micros, Timestamp};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_some(&to_micros(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            Ok(Option::<i64>::deserialize(d)?.map(from_micros))
+        }
+    }
 }
 
 /// RFC 3339 UTC (`2024-01-01T00:00:00Z`) in JSON.

@@ -217,3 +217,87 @@ fn only_the_most_recent_entries_are_kept() {
     }
     assert_eq!(cache_entries(&p).len(), 8);
 }
+
+#[test]
+fn a_rewrite_of_the_same_size_right_after_a_load_is_seen() {
+    let p = project();
+    let users = |source: &str| {
+        format!(
+            "name: daily.users\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\n\
+             sql: SELECT count(DISTINCT user_id) AS users FROM {source}\n"
+        )
+    };
+    p.write("tables/daily/users.yml", &users("raw.events"));
+    assert_eq!(upstreams(&load(&p), "daily.users"), ["raw.events"]);
+    p.write("tables/daily/users.yml", &users("raw.clicks"));
+    assert_eq!(upstreams(&load(&p), "daily.users"), ["raw.clicks"]);
+}
+
+/// Files older than the stamps' two seconds of doubt are not read on a hit;
+/// a diagnostic still shows their text.
+#[test]
+fn a_project_known_by_its_stamps_reads_texts_only_to_show_them() {
+    let p = project();
+    p.write(
+        "tables/daily/broken.yml",
+        "name: daily.broken\nschedule: daily\nstart: 2024-01-01\nstrategy: replace\n\
+         sql: SELECT count(*) AS n FROM raw.missing\n",
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let cold = p.cli(&["validate"]);
+    assert_eq!(cold.code, 1, "{}", cold.stdout);
+    assert!(cold.stdout.contains("raw.missing"), "{}", cold.stdout);
+    let warm = p.cli(&["validate"]);
+    assert_eq!(warm.stdout, cold.stdout, "the same text, line and column");
+    assert!(load(&p).project.has_errors());
+    let stamped = load(&p);
+    assert!(stamped.from_cache);
+    let broken = stamped.known_name("daily.broken").unwrap();
+    let file = stamped.project.table(&broken).unwrap().file.clone();
+    assert!(stamped
+        .project
+        .files
+        .text(&file)
+        .unwrap()
+        .contains("raw.missing"));
+}
+
+fn log_entries(p: &TestProject) -> Vec<std::path::PathBuf> {
+    let dir = app::cache::folder(p.root());
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("log-"))
+        .collect()
+}
+
+fn planned(p: &TestProject, now: &str) -> usize {
+    let out = p.cli(&["plan", "--now", now, "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    out.json()["actions"].as_array().unwrap().len()
+}
+
+/// The log's cached snapshot is used only while the log is at its version:
+/// every mark and run is seen by the next command, and a damaged entry is
+/// read from the log again.
+#[test]
+fn the_cached_log_follows_every_write_and_survives_damage() {
+    let p = common::events_project();
+    common::insert_events(&p, "2024-01-01 00:00:00", "2024-01-03 00:00:00", 2);
+    p.mark_and_run("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
+    assert_eq!(planned(&p, "2024-01-02T00:00:00Z"), 0);
+    assert!(!log_entries(&p).is_empty(), "a command keeps the log it read");
+    p.mark("raw.events", "2024-01-02T06:00:00Z", "2024-01-02T06:00:00Z");
+    assert_eq!(planned(&p, "2024-01-02T06:00:00Z"), 1, "the mark is seen");
+    p.cli(&["run", "--now", "2024-01-02T06:00:00Z"]);
+    assert_eq!(planned(&p, "2024-01-02T06:00:00Z"), 0, "the run is seen");
+    for entry in log_entries(&p) {
+        std::fs::write(entry, b"damaged").unwrap();
+    }
+    assert_eq!(planned(&p, "2024-01-02T06:00:00Z"), 0);
+    let out = p.cli(&["pause", "hourly.counts"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let status = p.cli(&["status", "--format", "json", "--now", "2024-01-02T06:00:00Z"]);
+    assert!(status.stdout.contains("paused"), "{}", status.stdout);
+}

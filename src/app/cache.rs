@@ -6,11 +6,19 @@
 //! (`sql_file`) are listed in the entry with the hash of their bytes and read
 //! again on every hit. An entry that fails its checksum or does not decode is
 //! ignored and written again, so the cache can be deleted, or lost, at any time.
+//!
+//! Reading ten thousand files costs more than the rest of a warm load, so a
+//! second, smaller entry maps what the file system says of every definition
+//! (size, inode, modification and change times: [`Stamp`]) to the content
+//! key it had. A write moves a file's change time, which no one can set back;
+//! only two writes within one clock tick could look the same, so a file
+//! written in the last two seconds before the entry is compared by its bytes
+//! on every use.
 
 use super::loaded::{with_dag, Loaded};
 use crate::dag::Dag;
 use crate::project::config;
-use crate::project::load::{self, ColumnAnalysis, FileSource};
+use crate::project::load::{self, ColumnAnalysis, FileSource, Stamp};
 use crate::project::{Config, Diagnostic, Node, Project, SourceFiles};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -25,6 +33,10 @@ const MAGIC: &[u8; 8] = b"DRVC0001";
 /// Project entries kept (the most recent), e.g. one per branch worked on.
 const KEEP: usize = 8;
 const PROJECT_ENTRY: &str = "project-";
+const STAMPS_ENTRY: &str = "stamps-";
+/// Files changed this recently when their stamps are recorded are compared by
+/// their bytes: a second write within the same clock tick keeps every stamp.
+const RACY: std::time::Duration = std::time::Duration::from_secs(2);
 
 type Digest = [u8; 32];
 
@@ -41,95 +53,246 @@ pub fn load(
     columns: ColumnAnalysis,
     git_commit: Option<String>,
 ) -> Loaded {
-    let inputs = Inputs::read(root, source);
     let dir = folder(root);
-    let key = hex::encode(inputs.key(root, columns));
-    let path = dir.join(format!("{PROJECT_ENTRY}{key}.bin"));
-    if let Some(project) = restore(&path, root, source, &inputs) {
-        let (dag, _) = Dag::build(&project);
-        return Loaded {
-            project,
-            dag,
-            git_commit,
-            from_cache: true,
-        };
+    let listing = Listing::read(root, source);
+    let stamps_path = listing
+        .stamp_key(root, columns)
+        .map(|key| dir.join(format!("{STAMPS_ENTRY}{}.bin", hex::encode(key))));
+    if let Some(project) = stamps_path
+        .as_deref()
+        .and_then(|path| restore_by_stamps(path, &dir, root, source, &listing))
+    {
+        return cached(project, git_commit);
     }
-    let reading = Reading::new(source, &inputs);
-    let loaded = with_dag(
-        load::load_with(root, &reading, columns),
-        git_commit,
-        columns,
-    );
-    let pulled_in = reading.pulled_in.into_inner().unwrap_or_default();
-    if let Err(e) = store(&dir, &path, &loaded.project, pulled_in) {
-        tracing::debug!("not caching the project in {}: {e}", dir.display());
+    let inputs = Inputs::read(listing, source);
+    let key = inputs.key(root, columns);
+    let path = project_path(&dir, &key);
+    let restored = restore(&path, root, source, &inputs.listing, |files| {
+        for (path, text) in &inputs.definitions {
+            if let Ok(text) = text {
+                files.add(path, text.clone());
+            }
+        }
+    });
+    let loaded = match restored {
+        Some(project) => cached(project, git_commit),
+        None => {
+            let reading = Reading::new(source, &inputs);
+            let loaded = with_dag(
+                load::load_with(root, &reading, columns),
+                git_commit,
+                columns,
+            );
+            let pulled_in = reading.pulled_in.into_inner().unwrap_or_default();
+            if let Err(e) = store(&dir, &path, &loaded.project, pulled_in) {
+                tracing::debug!("not caching the project in {}: {e}", dir.display());
+            }
+            loaded
+        }
+    };
+    if let Some(stamps_path) = stamps_path {
+        remember_stamps(&stamps_path, key, &inputs);
     }
     loaded
 }
 
-/// `derived.yml` and every definition, as read for the key.
-struct Inputs {
+fn cached(project: Project, git_commit: Option<String>) -> Loaded {
+    let (dag, _) = Dag::build(&project);
+    Loaded {
+        project,
+        dag,
+        git_commit,
+        from_cache: true,
+    }
+}
+
+fn project_path(dir: &Path, key: &Digest) -> PathBuf {
+    dir.join(format!("{PROJECT_ENTRY}{}.bin", hex::encode(key)))
+}
+
+/// `derived.yml` and the paths and stamps of every definition.
+struct Listing {
     config_path: PathBuf,
     config: Option<String>,
+    paths: Vec<PathBuf>,
+    stamps: Vec<Option<Stamp>>,
+}
+
+impl Listing {
+    fn read(root: &Path, source: &dyn FileSource) -> Listing {
+        let config_path = root.join("derived.yml");
+        let config = source.read(&config_path).ok();
+        let paths = source.definitions(&root.join("tables"));
+        let stamps = paths.par_iter().map(|p| source.stamp(p)).collect();
+        Listing {
+            config_path,
+            config,
+            paths,
+            stamps,
+        }
+    }
+
+    /// The key of the stamps entry; None when a file has no stamp.
+    fn stamp_key(&self, root: &Path, columns: ColumnAnalysis) -> Option<Digest> {
+        let mut h = Keyed::new(root, columns, self.config.as_deref());
+        for (path, stamp) in self.paths.iter().zip(&self.stamps) {
+            h.field(path.as_os_str().as_encoded_bytes());
+            let bytes: Vec<u8> = (*stamp)?.iter().flat_map(|n| n.to_le_bytes()).collect();
+            h.field(&bytes);
+        }
+        Some(h.finish())
+    }
+}
+
+/// A hash of length-prefixed fields, starting with what every key shares.
+struct Keyed(Sha256);
+
+impl Keyed {
+    fn new(root: &Path, columns: ColumnAnalysis, config: Option<&str>) -> Keyed {
+        let mut h = Keyed(Sha256::new());
+        h.field(MAGIC);
+        h.field(binary().as_bytes());
+        h.field(root.as_os_str().as_encoded_bytes());
+        h.field(&[columns as u8]);
+        h.field(config.unwrap_or("\u{0}absent").as_bytes());
+        h
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    fn finish(self) -> Digest {
+        self.0.finalize().into()
+    }
+}
+
+/// The listing and every definition's bytes.
+struct Inputs {
+    listing: Listing,
     definitions: Vec<(PathBuf, Result<String, String>)>,
 }
 
 impl Inputs {
-    fn read(root: &Path, source: &dyn FileSource) -> Inputs {
-        let config_path = root.join("derived.yml");
-        let config = source.read(&config_path).ok();
-        let definitions = source
-            .definitions(&root.join("tables"))
-            .into_par_iter()
+    fn read(listing: Listing, source: &dyn FileSource) -> Inputs {
+        let definitions = listing
+            .paths
+            .par_iter()
             .map(|path| {
-                let text = source.read(&path).map_err(|e| e.to_string());
-                (path, text)
+                let text = source.read(path).map_err(|e| e.to_string());
+                (path.clone(), text)
             })
             .collect();
         Inputs {
-            config_path,
-            config,
+            listing,
             definitions,
         }
     }
 
     fn key(&self, root: &Path, columns: ColumnAnalysis) -> Digest {
-        let mut h = Sha256::new();
-        let mut field = |bytes: &[u8]| {
-            h.update((bytes.len() as u64).to_le_bytes());
-            h.update(bytes);
-        };
-        field(MAGIC);
-        field(binary().as_bytes());
-        field(root.as_os_str().as_encoded_bytes());
-        field(&[columns as u8]);
-        field(self.config.as_deref().unwrap_or("\u{0}absent").as_bytes());
+        let mut h = Keyed::new(root, columns, self.listing.config.as_deref());
         for (path, text) in &self.definitions {
-            field(path.as_os_str().as_encoded_bytes());
+            h.field(path.as_os_str().as_encoded_bytes());
             match text {
-                Ok(text) => field(text.as_bytes()),
-                Err(e) => field(format!("\u{0}unreadable {e}").as_bytes()),
+                Ok(text) => h.field(text.as_bytes()),
+                Err(e) => h.field(format!("\u{0}unreadable {e}").as_bytes()),
             }
         }
-        h.finalize().into()
+        h.finish()
     }
 }
 
-/// This build of derived: a rebuilt binary may load differently.
-fn binary() -> String {
-    let exe = std::env::current_exe().and_then(std::fs::metadata);
-    let stamp = exe.map(|m| (m.len(), m.modified().ok())).ok();
-    format!("{} {stamp:?}", env!("CARGO_PKG_VERSION"))
+/// What the stamps of every definition stood for.
+#[derive(Serialize, Deserialize)]
+struct StampsEntry {
+    project: Digest,
+    /// Files written too recently to trust their stamps, with their bytes' hash.
+    racy: Vec<(PathBuf, Digest)>,
+}
+
+const STAMPS_MAGIC: &[u8; 8] = b"DRVS0001";
+
+fn remember_stamps(path: &Path, project: Digest, inputs: &Inputs) {
+    let now = std::time::SystemTime::now();
+    let recent = |nanos: u64| {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
+        now.duration_since(at).map_or(true, |age| age < RACY)
+    };
+    let mut racy = Vec::new();
+    for ((path, text), stamp) in inputs.definitions.iter().zip(&inputs.listing.stamps) {
+        let (Ok(text), Some(stamp)) = (text, stamp) else {
+            return;
+        };
+        if recent(stamp[2]) || recent(stamp[3]) {
+            racy.push((path.clone(), digest(text.as_bytes())));
+        }
+    }
+    let Ok(payload) = postcard::to_stdvec(&StampsEntry { project, racy }) else {
+        return;
+    };
+    if let Err(e) = write_atomically(path, &seal(STAMPS_MAGIC, &payload)) {
+        tracing::debug!("not caching stamps in {}: {e}", path.display());
+    }
+}
+
+/// The project the stamps stand for, when recorded and still true; its
+/// definitions are read from disk only when a text is asked for.
+fn restore_by_stamps(
+    path: &Path,
+    dir: &Path,
+    root: &Path,
+    source: &dyn FileSource,
+    listing: &Listing,
+) -> Option<Project> {
+    let bytes = std::fs::read(path).ok()?;
+    let entry: StampsEntry = postcard::from_bytes(unseal(STAMPS_MAGIC, &bytes)?).ok()?;
+    let mut read = HashMap::new();
+    for (racy, hash) in &entry.racy {
+        let text = source.read(racy).ok()?;
+        if digest(text.as_bytes()) != *hash {
+            return None;
+        }
+        read.insert(racy.clone(), text);
+    }
+    restore(
+        &project_path(dir, &entry.project),
+        root,
+        source,
+        listing,
+        |files| {
+            for path in &listing.paths {
+                match read.remove(path) {
+                    Some(text) => files.add(path, text),
+                    None => files.add_on_disk(path),
+                }
+            }
+        },
+    )
+}
+
+/// This build of derived: a rebuilt binary may load differently, and lay its
+/// entries out differently.
+pub(crate) fn binary() -> String {
+    static BINARY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BINARY
+        .get_or_init(|| {
+            let exe = std::env::current_exe().and_then(std::fs::metadata);
+            let stamp = exe.map(|m| (m.len(), m.modified().ok())).ok();
+            format!("{} {stamp:?}", env!("CARGO_PKG_VERSION"))
+        })
+        .clone()
 }
 
 fn digest(bytes: &[u8]) -> Digest {
     Sha256::digest(bytes).into()
 }
 
-/// The source a missed load reads through: definitions as already read, and a
-/// record of every other file it pulls in.
+/// The source a missed load reads through: `derived.yml` and the definitions
+/// as already read, and a record of every other file it pulls in.
 struct Reading<'a> {
     source: &'a dyn FileSource,
+    inputs: &'a Inputs,
     texts: HashMap<&'a Path, &'a Result<String, String>>,
     pulled_in: Mutex<Vec<(PathBuf, Option<Digest>)>>,
 }
@@ -138,6 +301,7 @@ impl<'a> Reading<'a> {
     fn new(source: &'a dyn FileSource, inputs: &'a Inputs) -> Reading<'a> {
         Reading {
             source,
+            inputs,
             texts: inputs
                 .definitions
                 .iter()
@@ -150,6 +314,10 @@ impl<'a> Reading<'a> {
 
 impl FileSource for Reading<'_> {
     fn read(&self, path: &Path) -> std::io::Result<String> {
+        if path == self.inputs.listing.config_path {
+            let config = self.inputs.listing.config.clone();
+            return config.ok_or_else(|| std::io::ErrorKind::NotFound.into());
+        }
         if let Some(text) = self.texts.get(path) {
             return (*text).clone().map_err(std::io::Error::other);
         }
@@ -162,9 +330,7 @@ impl FileSource for Reading<'_> {
     }
 
     fn definitions(&self, _dir: &Path) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = self.texts.keys().map(|p| p.to_path_buf()).collect();
-        paths.sort();
-        paths
+        self.inputs.listing.paths.clone()
     }
 }
 
@@ -202,7 +368,7 @@ fn store(
 
 /// Keeps the most recent entries, and drops what killed writers left.
 fn prune(dir: &Path) -> std::io::Result<()> {
-    let mut entries = Vec::new();
+    let (mut projects, mut stamps) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir)?.filter_map(Result::ok) {
         let path = entry.path();
         let Ok(modified) = entry.metadata().and_then(|m| m.modified()) else {
@@ -211,16 +377,20 @@ fn prune(dir: &Path) -> std::io::Result<()> {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with(PROJECT_ENTRY) && name.ends_with(".bin") {
-            entries.push((modified, path));
+            projects.push((modified, path));
+        } else if name.starts_with(STAMPS_ENTRY) && name.ends_with(".bin") {
+            stamps.push((modified, path));
         } else if name.contains(".partial-")
             && modified.elapsed().is_ok_and(|age| age.as_secs() > 3600)
         {
             let _ = std::fs::remove_file(path);
         }
     }
-    entries.sort_by(|a, b| b.cmp(a));
-    for (_, old) in entries.into_iter().skip(KEEP) {
-        let _ = std::fs::remove_file(old);
+    for mut entries in [projects, stamps] {
+        entries.sort_by(|a, b| b.cmp(a));
+        for (_, old) in entries.into_iter().skip(KEEP) {
+            let _ = std::fs::remove_file(old);
+        }
     }
     Ok(())
 }
@@ -260,8 +430,14 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
 }
 
 /// The cached project, when the entry exists, is whole, and every file it
-/// pulled in is as it was.
-fn restore(path: &Path, root: &Path, source: &dyn FileSource, inputs: &Inputs) -> Option<Project> {
+/// pulled in is as it was; `definitions` adds the definitions' texts.
+fn restore(
+    path: &Path,
+    root: &Path,
+    source: &dyn FileSource,
+    listing: &Listing,
+    definitions: impl FnOnce(&mut SourceFiles),
+) -> Option<Project> {
     let entry = decode(&std::fs::read(path).ok()?)?;
     let mut files = SourceFiles::default();
     for (pulled, hash) in &entry.pulled_in {
@@ -273,18 +449,14 @@ fn restore(path: &Path, root: &Path, source: &dyn FileSource, inputs: &Inputs) -
             files.add(pulled, text);
         }
     }
-    let config = match &inputs.config {
+    let config = match &listing.config {
         Some(text) => {
-            files.add(&inputs.config_path, text.clone());
-            config::load(root, &inputs.config_path, text).0
+            files.add(&listing.config_path, text.clone());
+            config::load(root, &listing.config_path, text).0
         }
         None => Config::default_for(root),
     };
-    for (path, text) in &inputs.definitions {
-        if let Ok(text) = text {
-            files.add(path, text.clone());
-        }
-    }
+    definitions(&mut files);
     Some(Project::restore(
         root,
         config,

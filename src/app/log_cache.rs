@@ -31,6 +31,8 @@ pub struct LogCache {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 struct Key {
+    /// The entry's layout is this build's.
+    binary: String,
     version: LogVersion,
     env: String,
     slack: Duration,
@@ -58,6 +60,7 @@ impl LogCache {
 
     pub fn read(&self, metadata: &dyn MetadataStore, env: &str, slack: Duration) -> Result<Log> {
         let key = Key {
+            binary: super::cache::binary(),
             version: metadata.version()?,
             env: env.to_string(),
             slack,

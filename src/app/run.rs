@@ -34,7 +34,8 @@ pub fn run(
 ) -> Result<RunReport> {
     let now = settings.now();
     let user = user();
-    let git_commit = loaded.commit_of_runs(settings);
+    // Looking at the working tree costs more than a run with nothing to do.
+    let git_commit = std::cell::OnceCell::new();
     let everything: BTreeSet<TableName>;
     let wanted = match scope.selection {
         Some(selection) => selection,
@@ -66,7 +67,9 @@ pub fn run(
             env: &settings.env,
             as_of: now,
             triggered_by: &user,
-            git_commit: git_commit.as_deref(),
+            git_commit: git_commit
+                .get_or_init(|| loaded.commit_of_runs(settings))
+                .as_deref(),
             threads: threads.unwrap_or_else(default_threads),
             progress: progress.as_ref(),
             env_tables: None,

@@ -187,7 +187,9 @@ pub struct Attempt {
     pub interval: Option<Interval>,
     pub fingerprint: String,
     pub error: Option<String>,
+    #[serde(with = "crate::time::micros::option")]
     pub finished_at: Option<Timestamp>,
+    #[serde(with = "crate::time::micros::option")]
     pub read_watermark: Option<Timestamp>,
 }
 
@@ -221,6 +223,7 @@ pub struct TableLog {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pause {
     pub by: String,
+    #[serde(with = "crate::time::micros")]
     pub at: Timestamp,
     pub reason: Option<String>,
 }

@@ -179,6 +179,7 @@ pub struct Table {
     /// What a definition change does to built intervals; not in the fingerprint.
     pub on_change: OnChange,
     pub time_column: Option<String>,
+    #[serde(with = "crate::time::micros")]
     pub start: Timestamp,
     pub window: Option<Duration>,
     pub batch_size: Option<usize>,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -100,6 +100,9 @@ fn interned<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::E
 #[derive(Default, Debug)]
 pub struct SourceFiles {
     texts: HashMap<PathBuf, String>,
+    /// Files on disk read on first use (a project restored from its cache
+    /// rarely needs any of them).
+    on_disk: HashMap<PathBuf, OnceLock<Option<String>>>,
 }
 
 impl SourceFiles {
@@ -107,8 +110,19 @@ impl SourceFiles {
         self.texts.insert(path.to_path_buf(), text);
     }
 
+    /// `path`, to be read from disk when its text is first asked for.
+    pub fn add_on_disk(&mut self, path: &Path) {
+        self.on_disk.insert(path.to_path_buf(), OnceLock::new());
+    }
+
     pub fn text(&self, path: &Path) -> Option<&str> {
-        self.texts.get(path).map(String::as_str)
+        if let Some(text) = self.texts.get(path) {
+            return Some(text);
+        }
+        self.on_disk
+            .get(path)?
+            .get_or_init(|| std::fs::read_to_string(path).ok())
+            .as_deref()
     }
 
     /// 1-based line and column (in characters) of a byte offset.

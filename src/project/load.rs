@@ -219,7 +219,17 @@ pub trait FileSource: Sync {
     fn read(&self, path: &Path) -> std::io::Result<String>;
     /// Every `*.yml`/`*.yaml` file below `dir`, sorted.
     fn definitions(&self, dir: &Path) -> Vec<PathBuf>;
+    /// What the file system says of `path` (None: nothing, or not on disk):
+    /// equal stamps mean unchanged bytes, unless written within the same
+    /// clock tick (see `app::cache`).
+    fn stamp(&self, _path: &Path) -> Option<Stamp> {
+        None
+    }
 }
+
+/// Size, inode, and modification and change times (nanoseconds) of a file.
+/// Every write moves the change time, which no one can set back.
+pub type Stamp = [u64; 4];
 
 /// Files on disk.
 pub struct Disk;
@@ -231,6 +241,22 @@ impl FileSource for Disk {
 
     fn definitions(&self, dir: &Path) -> Vec<PathBuf> {
         definition_files(dir)
+    }
+
+    fn stamp(&self, path: &Path) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        let nanos = |s: i64, ns: i64| {
+            (s as u64)
+                .wrapping_mul(1_000_000_000)
+                .wrapping_add(ns as u64)
+        };
+        Some([
+            m.len(),
+            m.ino(),
+            nanos(m.mtime(), m.mtime_nsec()),
+            nanos(m.ctime(), m.ctime_nsec()),
+        ])
     }
 }
 
