@@ -287,7 +287,10 @@ fn the_cached_log_follows_every_write_and_survives_damage() {
     common::insert_events(&p, "2024-01-01 00:00:00", "2024-01-03 00:00:00", 2);
     p.mark_and_run("raw.events", "2024-01-02T00:00:00Z", "2024-01-02T00:00:00Z");
     assert_eq!(planned(&p, "2024-01-02T00:00:00Z"), 0);
-    assert!(!log_entries(&p).is_empty(), "a command keeps the log it read");
+    assert!(
+        !log_entries(&p).is_empty(),
+        "a command keeps the log it read"
+    );
     p.mark("raw.events", "2024-01-02T06:00:00Z", "2024-01-02T06:00:00Z");
     assert_eq!(planned(&p, "2024-01-02T06:00:00Z"), 1, "the mark is seen");
     p.cli(&["run", "--now", "2024-01-02T06:00:00Z"]);
@@ -298,6 +301,12 @@ fn the_cached_log_follows_every_write_and_survives_damage() {
     assert_eq!(planned(&p, "2024-01-02T06:00:00Z"), 0);
     let out = p.cli(&["pause", "hourly.counts"]);
     assert_eq!(out.code, 0, "{}", out.stdout);
-    let status = p.cli(&["status", "--format", "json", "--now", "2024-01-02T06:00:00Z"]);
+    let status = p.cli(&[
+        "status",
+        "--format",
+        "json",
+        "--now",
+        "2024-01-02T06:00:00Z",
+    ]);
     assert!(status.stdout.contains("paused"), "{}", status.stdout);
 }

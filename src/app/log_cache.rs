@@ -1,7 +1,8 @@
-//! The log's snapshot and the sources' marks, read once per version of the
-//! log: in memory for a process that plans again and again (a worker), and
-//! under `.derived/cache/` for the next command. Every use asks the store for
-//! its version first, so a cached answer is used only while it is the log's.
+//! The log's snapshot, read once per version of the log: in memory for a
+//! process that plans again and again (a worker), and under `.derived/cache/`
+//! for the next command. Every use asks the store for its version first, so a
+//! cached snapshot is used only while it is the log's. The sources' marks, a
+//! small query, are read every time.
 
 use super::cache::{seal, unseal, write_atomically};
 use crate::metadata::{LogSnapshot, LogVersion, MetadataStore};
@@ -19,14 +20,14 @@ use std::sync::{Arc, Mutex};
 pub struct Log {
     pub snapshot: Arc<LogSnapshot>,
     /// The latest mark of every source.
-    pub marks: Arc<HashMap<TableName, Timestamp>>,
+    pub marks: HashMap<TableName, Timestamp>,
 }
 
 #[derive(Default)]
 pub struct LogCache {
     /// Where entries are kept between commands, and the store they are of.
     disk: Option<(PathBuf, String)>,
-    memo: Mutex<Option<(Key, Log)>>,
+    memo: Mutex<Option<(Key, Arc<LogSnapshot>)>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,11 +43,10 @@ struct Key {
 struct Entry {
     key: Key,
     snapshot: LogSnapshot,
-    marks: HashMap<TableName, Timestamp>,
 }
 
 /// Changes whenever the entry's layout does.
-const MAGIC: &[u8; 8] = b"DRVL0001";
+const MAGIC: &[u8; 8] = b"DRVL0002";
 
 impl LogCache {
     /// A cache that also keeps its entries in `dir`; `store` names the log
@@ -65,32 +65,30 @@ impl LogCache {
             env: env.to_string(),
             slack,
         };
+        let marks = metadata.source_marks()?;
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((cached, log)) = memo.as_ref() {
+        if let Some((cached, snapshot)) = memo.as_ref() {
             if *cached == key {
-                return Ok(log.clone());
+                let snapshot = snapshot.clone();
+                return Ok(Log { snapshot, marks });
             }
         }
         let path = self
             .disk
             .as_ref()
             .map(|(dir, store)| entry_path(dir, store, env));
-        let log = match path.as_deref().and_then(|p| from_disk(p, &key)) {
-            Some(log) => log,
+        let snapshot = match path.as_deref().and_then(|p| from_disk(p, &key)) {
+            Some(snapshot) => Arc::new(snapshot),
             None => {
                 let snapshot = metadata.snapshot(env, slack)?;
-                let marks = metadata.source_marks()?;
                 if let Some(path) = &path {
-                    to_disk(path, &key, &snapshot, &marks);
+                    to_disk(path, &key, &snapshot);
                 }
-                Log {
-                    snapshot: Arc::new(snapshot),
-                    marks: Arc::new(marks),
-                }
+                Arc::new(snapshot)
             }
         };
-        *memo = Some((key, log.clone()));
-        Ok(log)
+        *memo = Some((key, snapshot.clone()));
+        Ok(Log { snapshot, marks })
     }
 }
 
@@ -102,28 +100,20 @@ fn entry_path(dir: &Path, store: &str, env: &str) -> PathBuf {
     dir.join(format!("log-{}.bin", &hex::encode(h.finalize())[..32]))
 }
 
-fn from_disk(path: &Path, key: &Key) -> Option<Log> {
+fn from_disk(path: &Path, key: &Key) -> Option<LogSnapshot> {
     let bytes = std::fs::read(path).ok()?;
     let entry: Entry = postcard::from_bytes(unseal(MAGIC, &bytes)?).ok()?;
-    (entry.key == *key).then(|| Log {
-        snapshot: Arc::new(entry.snapshot),
-        marks: Arc::new(entry.marks),
-    })
+    (entry.key == *key).then_some(entry.snapshot)
 }
 
 /// Best effort: a cache that cannot be written is only slower.
-fn to_disk(path: &Path, key: &Key, snapshot: &LogSnapshot, marks: &HashMap<TableName, Timestamp>) {
+fn to_disk(path: &Path, key: &Key, snapshot: &LogSnapshot) {
     #[derive(Serialize)]
     struct EntryRef<'a> {
         key: &'a Key,
         snapshot: &'a LogSnapshot,
-        marks: &'a HashMap<TableName, Timestamp>,
     }
-    let Ok(payload) = postcard::to_stdvec(&EntryRef {
-        key,
-        snapshot,
-        marks,
-    }) else {
+    let Ok(payload) = postcard::to_stdvec(&EntryRef { key, snapshot }) else {
         return;
     };
     if let Err(e) = write_atomically(path, &seal(MAGIC, &payload)) {

@@ -326,17 +326,16 @@ impl MetadataStore for DuckDbMetadata {
     }
 
     /// One connection makes every write in id order, and no row is ever
-    /// deleted: each run raises the largest id and then leaves `running`, and
-    /// marks are only added, so the three numbers never repeat.
+    /// deleted: each run raises the largest id and then leaves `running`, so
+    /// the two numbers never repeat.
     fn version(&self) -> Result<LogVersion> {
         self.conn()
             .query_row(
                 "SELECT (SELECT coalesce(max(run_id), 0) FROM runs),
-                        (SELECT count(*) FROM runs WHERE status = 'running'),
-                        (SELECT count(*) FROM source_marks)",
+                        (SELECT count(*) FROM runs WHERE status = 'running')",
                 [],
                 |r| {
-                    let numbers: [i64; 3] = [r.get(0)?, r.get(1)?, r.get(2)?];
+                    let numbers: [i64; 2] = [r.get(0)?, r.get(1)?];
                     Ok(LogVersion(format!("{numbers:?}")))
                 },
             )

@@ -484,7 +484,7 @@ pub fn record_pause(
 }
 
 /// Where the log stands, as a token that changes with every write a snapshot
-/// or the source marks could see: equal tokens, equal answers.
+/// could see: equal tokens, equal snapshots.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LogVersion(pub String);
 
