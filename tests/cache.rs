@@ -20,19 +20,19 @@ fn upstreams(loaded: &app::Loaded, table: &str) -> Vec<String> {
     table.upstreams.iter().map(ToString::to_string).collect()
 }
 
-fn cache_entries(p: &TestProject) -> Vec<std::path::PathBuf> {
+/// The files under `.derived/cache/` whose names start with `prefix`.
+fn entries(p: &TestProject, prefix: &str) -> Vec<std::path::PathBuf> {
     let dir = app::cache::folder(p.root());
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
-    entries.retain(|p| {
-        p.file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("project-")
-    });
+    entries.retain(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix));
     entries.sort();
     entries
+}
+
+fn cache_entries(p: &TestProject) -> Vec<std::path::PathBuf> {
+    entries(p, "project-")
 }
 
 fn project() -> TestProject {
@@ -263,13 +263,7 @@ fn a_project_known_by_its_stamps_reads_texts_only_to_show_them() {
 }
 
 fn log_entries(p: &TestProject) -> Vec<std::path::PathBuf> {
-    let dir = app::cache::folder(p.root());
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("log-"))
-        .collect()
+    entries(p, "log-")
 }
 
 fn planned(p: &TestProject, now: &str) -> usize {

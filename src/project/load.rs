@@ -74,16 +74,8 @@ impl Project {
     /// A project made of definitions built in code (tests, generators).
     pub fn from_nodes(root: &Path, config: Config, nodes: Vec<Node>) -> Project {
         let renderer = Renderer::new(config.vars.clone(), config.dialect);
-        let mut project = Project {
-            root: root.to_path_buf(),
-            config,
-            nodes,
-            index: HashMap::new(),
-            keys: HashMap::new(),
-            diagnostics: Vec::new(),
-            files: SourceFiles::default(),
-            renderer,
-        };
+        let files = SourceFiles::default();
+        let mut project = Project::unindexed(root, config, renderer, nodes, Vec::new(), files);
         index_and_check_names(&mut project);
         project
     }
@@ -98,7 +90,20 @@ impl Project {
         files: SourceFiles,
     ) -> Project {
         let renderer = Renderer::new(config.vars.clone(), config.dialect);
-        let mut project = Project {
+        let mut project = Project::unindexed(root, config, renderer, nodes, diagnostics, files);
+        project.index_names();
+        project
+    }
+
+    fn unindexed(
+        root: &Path,
+        config: Config,
+        renderer: Renderer,
+        nodes: Vec<Node>,
+        diagnostics: Vec<Diagnostic>,
+        files: SourceFiles,
+    ) -> Project {
+        Project {
             root: root.to_path_buf(),
             config,
             nodes,
@@ -107,9 +112,7 @@ impl Project {
             diagnostics,
             files,
             renderer,
-        };
-        project.index_names();
-        project
+        }
     }
 
     fn index_names(&mut self) {
@@ -370,16 +373,7 @@ pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) 
         &loader,
         lineage,
     ));
-    let mut project = Project {
-        root: root.to_path_buf(),
-        config,
-        nodes,
-        index: HashMap::new(),
-        keys: HashMap::new(),
-        diagnostics,
-        files,
-        renderer,
-    };
+    let mut project = Project::unindexed(root, config, renderer, nodes, diagnostics, files);
     index_and_check_names(&mut project);
     diagnostic::sort(&mut project.diagnostics);
     project
