@@ -93,7 +93,7 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
         });
     }
     let stores = open_stores(&head.project)?;
-    let watermarks = source_watermarks(settings, &head, &stores, now)?;
+    let watermarks = source_watermarks(&head, &stores, now)?;
     report.impact = production_impact(&head, &stores, &watermarks, now)?;
     let since = recent_start(&mut head, &changes.to_build, now, options.last);
     let failed = shadow_build(

@@ -1,27 +1,16 @@
 //! The log's snapshot, read once per version of the log: in memory for a
 //! process that plans again and again (a worker), and under `.derived/cache/`
 //! for the next command. Every use asks the store for its version first, so a
-//! cached snapshot is used only while it is the log's. The sources' marks, a
-//! small query, are read every time.
+//! cached snapshot is used only while it is the log's.
 
 use super::cache::{seal, unseal, write_atomically};
 use crate::metadata::{LogSnapshot, LogVersion, MetadataStore};
-use crate::project::TableName;
-use crate::time::{Duration, Timestamp};
+use crate::time::Duration;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// What planning reads from the log.
-#[derive(Clone, Debug)]
-pub struct Log {
-    pub snapshot: Arc<LogSnapshot>,
-    /// The latest mark of every source.
-    pub marks: HashMap<TableName, Timestamp>,
-}
 
 #[derive(Default)]
 pub struct LogCache {
@@ -58,19 +47,22 @@ impl LogCache {
         }
     }
 
-    pub fn read(&self, metadata: &dyn MetadataStore, env: &str, slack: Duration) -> Result<Log> {
+    pub fn read(
+        &self,
+        metadata: &dyn MetadataStore,
+        env: &str,
+        slack: Duration,
+    ) -> Result<Arc<LogSnapshot>> {
         let key = Key {
             binary: super::cache::binary(),
             version: metadata.version()?,
             env: env.to_string(),
             slack,
         };
-        let marks = metadata.source_marks()?;
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((cached, snapshot)) = memo.as_ref() {
             if *cached == key {
-                let snapshot = snapshot.clone();
-                return Ok(Log { snapshot, marks });
+                return Ok(snapshot.clone());
             }
         }
         let path = self
@@ -88,7 +80,7 @@ impl LogCache {
             }
         };
         *memo = Some((key, snapshot.clone()));
-        Ok(Log { snapshot, marks })
+        Ok(snapshot)
     }
 }
 

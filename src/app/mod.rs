@@ -21,7 +21,6 @@ pub mod worker;
 
 pub use impact::{estimate_bytes, forward_diagnostics, total_bytes};
 pub use loaded::{load, load_valid, with_dag, Loaded};
-pub use log_cache::Log;
 pub use settings::Settings;
 pub use situation::{
     longest_input, situation, situation_given, source_watermarks, Scope, Situation,
@@ -69,11 +68,7 @@ pub fn pause(
         bail!("`{name}` is a source; pause the tables that read it");
     }
     let log = stores.log(settings.env.name(), longest_input(&loaded.project))?;
-    let current = log
-        .snapshot
-        .tables
-        .get(&name)
-        .and_then(|l| l.paused.as_ref());
+    let current = log.tables.get(&name).and_then(|l| l.paused.as_ref());
     match (paused, current) {
         (true, Some(p)) => bail!("`{name}` is already paused ({})", describe(p)),
         (false, None) => bail!("`{name}` is not paused"),

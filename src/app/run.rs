@@ -46,7 +46,7 @@ pub fn run(
     };
     let mut report = RunReport::default();
     let mut ran: BTreeSet<TableName> = BTreeSet::new();
-    let watermarks = source_watermarks(settings, loaded, stores, now)?;
+    let watermarks = source_watermarks(loaded, stores, now)?;
     loop {
         let allowed: BTreeSet<TableName> = wanted.difference(&ran).cloned().collect();
         let scope = Scope {

@@ -33,22 +33,19 @@ pub fn situation(
     now: Timestamp,
     scope: Scope,
 ) -> Result<Situation> {
-    let watermarks = source_watermarks(settings, loaded, stores, now)?;
+    let watermarks = source_watermarks(loaded, stores, now)?;
     situation_given(settings, loaded, stores, now, scope, &watermarks)
 }
 
 /// How complete every source is now. The warehouse is opened only for a
 /// source whose completeness is its data's latest time.
 pub fn source_watermarks(
-    settings: &Settings,
     loaded: &Loaded,
     stores: &Stores,
     now: Timestamp,
 ) -> Result<HashMap<TableName, Timestamp>> {
     let project = &loaded.project;
-    let marks = stores
-        .log(settings.env.name(), longest_input(project))?
-        .marks;
+    let marks = stores.metadata.source_marks()?;
     let reads_data = project
         .sources()
         .any(|s| matches!(s.freshness, Freshness::MaxTime { .. }));
@@ -69,9 +66,7 @@ pub fn situation_given(
     scope: Scope,
     watermarks: &HashMap<TableName, Timestamp>,
 ) -> Result<Situation> {
-    let snapshot = stores
-        .log(settings.env.name(), longest_input(&loaded.project))?
-        .snapshot;
+    let snapshot = stores.log(settings.env.name(), longest_input(&loaded.project))?;
     let refusals = super::impact::forward_refusals(&loaded.project, &snapshot);
     if !refusals.is_empty() {
         let project = &loaded.project;

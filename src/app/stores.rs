@@ -1,9 +1,9 @@
 //! Opening the warehouse and the metadata store a project's `derived.yml` names.
 
-use super::log_cache::{Log, LogCache};
+use super::log_cache::LogCache;
 use crate::metadata::duckdb::DuckDbMetadata;
 use crate::metadata::postgres::PostgresMetadata;
-use crate::metadata::MetadataStore;
+use crate::metadata::{LogSnapshot, MetadataStore};
 use crate::project::Source;
 use crate::project::{MetadataConfig, Project, WarehouseConfig};
 use crate::time::Duration;
@@ -15,7 +15,7 @@ use crate::warehouse::postgres::PostgresWarehouse;
 use crate::warehouse::Warehouse;
 use anyhow::Result;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The warehouse and log of a project, opened for writing. The warehouse
 /// opens on first use, its sources made readable then: a decision that needs
@@ -60,9 +60,9 @@ impl Stores {
         Ok(self.warehouse.get_or_init(|| warehouse).as_ref())
     }
 
-    /// The log of `env` summarized for planning, and the sources' marks, read
-    /// again only when the log changed since the last reading.
-    pub fn log(&self, env: &str, slack: Duration) -> Result<Log> {
+    /// The log of `env` summarized for planning, read again only when the log
+    /// changed since the last reading.
+    pub fn log(&self, env: &str, slack: Duration) -> Result<Arc<LogSnapshot>> {
         self.log.read(self.metadata.as_ref(), env, slack)
     }
 }
