@@ -1063,6 +1063,7 @@ mod fixture {
             readers: Vec::new(),
             columns: Vec::new(),
             checks: Vec::new(),
+            tests: Vec::new(),
             exports: Vec::new(),
             sql: "SELECT 1".into(),
             sql_path: "t.yml".into(),

@@ -195,6 +195,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Table-level and column-level checks, in the order written.
     pub checks: Vec<crate::project::checks::Check>,
+    /// Unit tests on fixture rows (SPEC §10.4); not in the fingerprint.
+    pub tests: Vec<crate::project::unit_test::UnitTest>,
     /// Online stores the table's rows are copied to after each successful run.
     pub exports: Vec<Export>,
     pub sql: String,

@@ -11,6 +11,7 @@ use super::yaml::{suggest, Reader, Scope};
 use crate::env::Env;
 use crate::project::checks::{Check, CheckSeverity, Rule};
 use crate::project::columns::ColumnLineage;
+use crate::project::unit_test::{self, UnitTest};
 use crate::time::{parse_timestamp, Duration, Schedule};
 use rayon::prelude::*;
 use serde_yaml::{Mapping, Value};
@@ -177,8 +178,9 @@ impl Project {
     }
 }
 
-const TABLE_KEYS: [&str; 24] = [
+const TABLE_KEYS: [&str; 25] = [
     "timeout",
+    "tests",
     "on_change",
     "name",
     "kind",
@@ -301,6 +303,7 @@ pub fn load(root: &Path) -> Project {
 
 /// What every definition file is read with.
 struct Loader<'a> {
+    root: &'a Path,
     config: &'a Config,
     renderer: &'a Renderer,
     source: &'a dyn FileSource,
@@ -341,6 +344,7 @@ pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) 
     let renderer = Renderer::new(config.vars.clone(), config.dialect);
     let paths = source.definitions(&root.join("tables"));
     let loader = Loader {
+        root,
         config: &config,
         renderer: &renderer,
         source,
@@ -1149,6 +1153,10 @@ fn parse_table(
         checks.extend(parse_checks(r, list, whole, None));
     }
     check_columns_exist(r, &columns, &checks);
+    let tests = match map.get("tests") {
+        Some(list) => parse_tests(r, list, schedule, loader),
+        None => Vec::new(),
+    };
     let exports = parse_exports(r, map, config, &columns);
     let sql = read_sql(r, map, source, texts);
     // A definition with a bad key still takes its place in the DAG, so its own
@@ -1182,6 +1190,7 @@ fn parse_table(
         readers: r.string_list(map, whole, "readers"),
         columns,
         checks,
+        tests,
         exports,
         sql,
         sql_path,
@@ -1287,6 +1296,29 @@ fn parse_exports(
         });
     }
     exports
+}
+
+/// A table's `tests:`; a `{csv: path}` fixture is read relative to the
+/// definition's folder, else to the project root.
+fn parse_tests(
+    r: &mut Reader,
+    list: &Value,
+    schedule: Option<Schedule>,
+    loader: &Loader,
+) -> Vec<UnitTest> {
+    let folder = r.file.parent().unwrap_or(loader.root).to_path_buf();
+    let mut read_csv = |path: &str| -> Result<Vec<unit_test::Row>, String> {
+        let beside = folder.join(path);
+        let text = loader
+            .source
+            .read(&beside)
+            .or_else(|_| loader.source.read(&loader.root.join(path)))
+            .map_err(|e| {
+                format!("cannot read the fixture `{path}` ({e}); it is looked for beside this file, then in the project folder")
+            })?;
+        unit_test::csv_rows(&text).map_err(|e| format!("fixture `{path}`: {e}"))
+    };
+    unit_test::parse(r, list, schedule, &mut read_csv)
 }
 
 /// Checks may only name declared columns (when the table declares any).
@@ -1517,6 +1549,10 @@ fn analyse_tables(
         .collect();
     let columns_of = |written: &str| declared.get(&*dialect.reference_key(written)).cloned();
     let columns_of: Option<refs::ColumnsOf> = lineage.then_some(&columns_of);
+    let tests = unit_test::Context {
+        dialect,
+        declared: &declared,
+    };
     nodes
         .par_iter_mut()
         .zip(analysable)
@@ -1529,19 +1565,23 @@ fn analyse_tables(
             let file = table.file.clone();
             let mut r = Reader::new(&file, files.text(&file).unwrap_or_default());
             r.table = Some(table.name.to_string());
-            analyse_sql(&mut r, table, loader, files, columns_of);
+            if analyse_sql(&mut r, table, loader, files, columns_of) {
+                unit_test::check(&mut r, table, &tests);
+            }
             r.diagnostics
         })
         .collect()
 }
 
+/// Renders and parses a table's SQL: its upstreams, fingerprint and lineage.
+/// False when the SQL could not be rendered or parsed (the error is reported).
 fn analyse_sql(
     r: &mut Reader,
     table: &mut Table,
     loader: &Loader,
     files: &SourceFiles,
     columns_of: Option<refs::ColumnsOf>,
-) {
+) -> bool {
     let (config, renderer) = (loader.config, loader.renderer);
     let interval = table.schedule.interval_at(table.start);
     let ctx = RenderContext {
@@ -1567,7 +1607,7 @@ fn analyse_sql(
                 .unwrap_or(0);
             let at = sql_offset_in_file(table, file_text, offset);
             push_sql_error(r, table, "template-error", at, e.message, Some("template variables are start, end, start_date, end_date, interval_start, interval_end, this, env, is_first_build and var('name')".into()));
-            return;
+            return false;
         }
     };
     let (extraction, lineage) = match extract(&rendered, config, columns_of) {
@@ -1583,7 +1623,7 @@ fn analyse_sql(
                 format!("SQL syntax error: {}", e.message),
                 Some(format!("the SQL is parsed as {}", config.dialect.name())),
             );
-            return;
+            return false;
         }
     };
     if let Some(w) = &extraction.fallback_warning {
@@ -1618,6 +1658,7 @@ fn analyse_sql(
         }
     }
     table.fingerprint = fingerprint(table, &extraction.normalized);
+    true
 }
 
 /// The tables a rendered query reads. sqlparser decides first; when it cannot

@@ -14,6 +14,7 @@ pub mod impact;
 pub mod load;
 pub mod refs;
 pub mod template;
+pub mod unit_test;
 pub mod yaml;
 
 pub use config::{Config, MetadataConfig, WarehouseConfig};
