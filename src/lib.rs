@@ -24,5 +24,6 @@ pub mod name;
 pub mod plan;
 pub mod project;
 pub mod serve;
+pub mod testing;
 pub mod time;
 pub mod warehouse;

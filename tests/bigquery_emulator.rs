@@ -705,3 +705,63 @@ fn the_bigquery_example_builds_on_the_emulator_and_equals_the_duckdb_example() {
     }
     assert_eq!(compared, 17);
 }
+
+#[test]
+fn unit_tests_run_on_bigquery_with_literal_rows_in_its_dialect() {
+    let id = "unittests";
+    let p = TestProject::new();
+    p.write("derived.yml", &emulator().config(id));
+    p.write("tables/raw/events.yml", EVENTS);
+    let table = |expected_kind: &str| {
+        format!(
+            "name: core.kinds
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+columns:
+  - {{name: day, type: DATE}}
+  - {{name: kind, type: STRING}}
+  - {{name: users, type: INT64}}
+  - {{name: first_at, type: TIMESTAMP}}
+sql: |
+  SELECT DATE(ts) AS day, kind, COUNT(DISTINCT user_id) AS users, MIN(ts) AS first_at
+  FROM raw.events
+  WHERE ts >= {{{{ start }}}} AND ts < {{{{ end }}}}
+  GROUP BY day, kind
+tests:
+  - name: distinct_users_per_kind
+    interval: 2024-01-02
+    given:
+      raw.events:
+        - {{ts: \"2024-01-02 10:00:00\", user_id: 1, kind: \"it's\"}}
+        - {{ts: \"2024-01-02 09:00:00\", user_id: 1, kind: \"it's\"}}
+        - {{ts: \"2024-01-02 11:00:00\", user_id: 2, kind: 'back\\slash'}}
+        - {{ts: \"2024-01-03 11:00:00\", user_id: 3, kind: text}}
+    expect:
+      - {{day: 2024-01-02, kind: \"{expected_kind}\", users: 1, first_at: \"2024-01-02 09:00:00\"}}
+      - {{day: 2024-01-02, kind: 'back\\slash', users: 1, first_at: \"2024-01-02T11:00:00Z\"}}
+"
+        )
+    };
+    p.write("tables/core/kinds.yml", &table("it's"));
+    let out = p.cli(&["--format", "json", "test"]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert_eq!(out.json()["tests"][0]["status"], "passed");
+
+    p.write("tables/core/kinds.yml", &table("its"));
+    let out = p.cli(&["--format", "json", "test"]);
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    let report = out.json();
+    assert_eq!(report["tests"][0]["status"], "failed");
+    assert_eq!(report["tests"][0]["missing"][0]["kind"], "its");
+    assert_eq!(report["tests"][0]["unexpected"][0]["kind"], "it's");
+    let datasets = emulator().sql(
+        id,
+        "SELECT schema_name FROM `region-us`.INFORMATION_SCHEMA.SCHEMATA",
+    );
+    assert!(
+        datasets.iter().all(|d| d["schema_name"] != "core"),
+        "a test creates nothing: {datasets:?}"
+    );
+}

@@ -17,6 +17,7 @@ mod settings;
 mod situation;
 pub mod status;
 mod stores;
+pub mod testing;
 pub mod worker;
 
 pub use impact::{estimate_bytes, forward_diagnostics, total_bytes};

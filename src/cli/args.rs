@@ -114,6 +114,8 @@ pub enum Command {
     },
     /// Run every data check against the tables' current data.
     Check { select: Option<String> },
+    /// Run the tables' unit tests on their fixture rows; nothing is written.
+    Test { select: Option<String> },
     /// The metadata log, newest first.
     Log {
         table: Option<String>,

@@ -79,6 +79,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Pause { table, reason } => pause_command(s, f, table, true, reason.as_deref()),
         Command::Resume { table } => pause_command(s, f, table, false, None),
         Command::Check { select } => check_command(s, f, select.as_deref()),
+        Command::Test { select } => test_command(s, f, select.as_deref()),
         Command::Log {
             table,
             since,
@@ -394,6 +395,18 @@ fn check_command(s: &Settings, format: Format, select: Option<&str>) -> Result<O
     let failed = results.iter().any(app::checks::CheckReport::failed);
     Ok(Outcome {
         stdout: output::checks(&results, format),
+        code: u8::from(failed),
+    })
+}
+
+fn test_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let loaded = app::load_valid(s)?;
+    let selected = loaded.selection(select)?;
+    let outcomes = app::testing::test_tables(&loaded, selected.as_ref())?;
+    let failed = outcomes.iter().any(|o| !o.passed());
+    Ok(Outcome {
+        stdout: output::tests(&outcomes, started.elapsed(), format),
         code: u8::from(failed),
     })
 }

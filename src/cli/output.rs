@@ -10,6 +10,7 @@ use crate::plan::Plan;
 use crate::project::checks::CheckSeverity;
 use crate::project::diagnostic::{render_text, to_json};
 use crate::project::{Project, Severity, TableName};
+use crate::testing::{TestOutcome, TestStatus};
 use crate::time::format_ts;
 use crate::warehouse::QueryResult;
 use serde::Serialize;
@@ -398,6 +399,63 @@ pub fn checks(reports: &[CheckReport], format: Format) -> String {
         }
     }
     let _ = writeln!(out, "{} check(s) failed", failed);
+    out
+}
+
+pub fn tests(outcomes: &[TestOutcome], took: std::time::Duration, format: Format) -> String {
+    let passed = outcomes.iter().filter(|o| o.passed()).count();
+    let failed = outcomes.len() - passed;
+    if format == Format::Json {
+        let body = json!({
+            "ok": failed == 0,
+            "passed": passed,
+            "failed": failed,
+            "seconds": took.as_secs_f64(),
+            "tests": outcomes,
+        });
+        return serde_json::to_string_pretty(&body).expect("serializable") + "\n";
+    }
+    let mut out = String::new();
+    for o in outcomes {
+        let verdict = match o.status {
+            TestStatus::Passed => "pass",
+            TestStatus::Failed => "FAIL",
+            TestStatus::Error => "ERROR",
+        };
+        let _ = writeln!(
+            out,
+            "{verdict:<5} {} :: {}  ({}:{})",
+            o.table, o.test, o.file, o.line
+        );
+        out.push_str(&test_details(o));
+    }
+    let _ = writeln!(
+        out,
+        "{} test(s): {passed} passed, {failed} failed ({:.2} s)",
+        outcomes.len(),
+        took.as_secs_f64()
+    );
+    out
+}
+
+/// Why a test did not pass, indented under it.
+pub fn test_details(o: &TestOutcome) -> String {
+    let mut out = String::new();
+    if let Some(error) = &o.error {
+        let _ = writeln!(out, "      {error}");
+    }
+    for (title, rows) in [
+        ("missing (expected, not produced)", &o.missing),
+        ("unexpected (produced, not expected)", &o.unexpected),
+    ] {
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "      {title}:");
+        for row in rows {
+            let _ = writeln!(out, "        {row}");
+        }
+    }
     out
 }
 

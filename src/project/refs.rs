@@ -145,6 +145,53 @@ pub fn extract_with_lineage(
     }
 }
 
+/// One place a query reads a relation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Occurrence {
+    /// Normalized as [`Reference::name`].
+    pub name: String,
+    pub span: Range<usize>,
+    /// The FROM item names an alias of its own.
+    pub aliased: bool,
+}
+
+impl From<Occurrence> for Reference {
+    fn from(o: Occurrence) -> Reference {
+        Reference {
+            name: o.name,
+            span: o.span,
+        }
+    }
+}
+
+/// Every place `sql` reads a relation, in text order, CTEs left out: what a
+/// unit test replaces with its fixture rows. A query sqlparser cannot parse
+/// is read by the token scan.
+pub fn occurrences(
+    sql: &str,
+    dialect: SqlDialect,
+    default_project: Option<&str>,
+) -> Result<Vec<Occurrence>, SqlSyntaxError> {
+    let mut found = match dialect.parse(sql) {
+        Ok(statements) => {
+            let (_, query) = single_query(sql, &statements)?;
+            let mut collector = Collector::new(sql, dialect, default_project, query);
+            let _ = query.visit(&mut collector);
+            collector.found
+        }
+        Err(error) => {
+            let definite = |problem: Problem| SqlSyntaxError {
+                message: format!("{} (sqlparser: {error})", problem.message),
+                offset: problem.offset,
+            };
+            let tokens = lex(sql, dialect).map_err(definite)?;
+            scan_occurrences(&tokens, dialect, default_project)
+        }
+    };
+    found.sort_by_key(|o| o.span.start);
+    Ok(found)
+}
+
 /// Convert 1-based line/column (as in sqlparser spans / error messages) to a byte offset in `text`.
 ///
 /// Columns count characters, as sqlparser does. Line 0 (sqlparser's "unknown")
@@ -247,7 +294,8 @@ fn from_statements(
     let (_, query) = single_query(sql, &statements)?;
     let mut collector = Collector::new(sql, dialect, default_project, query);
     let _ = query.visit(&mut collector);
-    let references = dedup_in_text_order(collector.found);
+    let references =
+        dedup_in_text_order(collector.found.into_iter().map(Reference::from).collect());
     let lineage =
         columns_of.map(|columns_of| query_lineage(query, dialect, default_project, columns_of));
     let extraction = Extraction {
@@ -329,7 +377,7 @@ struct Collector<'a> {
     from_aliases: Vec<Vec<(String, *const TableFactor)>>,
     /// Where a reference with an unknown span points: the start of the query.
     unknown_span: Range<usize>,
-    found: Vec<Reference>,
+    found: Vec<Occurrence>,
 }
 
 impl<'a> Collector<'a> {
@@ -384,9 +432,10 @@ impl<'a> Collector<'a> {
         if self.is_not_a_table(&parts, factor) {
             return;
         }
-        self.found.push(Reference {
+        self.found.push(Occurrence {
             name: normalize_name(&parts, self.dialect, self.default_project),
             span: self.span_of(name),
+            aliased: matches!(factor, TableFactor::Table { alias: Some(_), .. }),
         });
     }
 
@@ -1091,6 +1140,19 @@ fn scan_references(
     dialect: SqlDialect,
     default_project: Option<&str>,
 ) -> Vec<Reference> {
+    dedup_in_text_order(
+        scan_occurrences(tokens, dialect, default_project)
+            .into_iter()
+            .map(Reference::from)
+            .collect(),
+    )
+}
+
+fn scan_occurrences(
+    tokens: &[Token<'_>],
+    dialect: SqlDialect,
+    default_project: Option<&str>,
+) -> Vec<Occurrence> {
     let ctes = scanned_cte_names(tokens);
     let items = scanned_from_items(tokens, dialect);
     let is_range_variable = |name: &str, item: usize| {
@@ -1099,7 +1161,7 @@ fn scan_references(
             .enumerate()
             .any(|(other, o)| other != item && o.alias.as_deref() == Some(name))
     };
-    let found = items
+    items
         .iter()
         .enumerate()
         .filter_map(|(index, item)| {
@@ -1111,13 +1173,13 @@ fn scan_references(
                 }
                 [] => true,
             };
-            (!not_a_table).then(|| Reference {
+            (!not_a_table).then(|| Occurrence {
                 name: normalize_name(parts, dialect, default_project),
                 span: item.span.clone(),
+                aliased: item.alias.is_some(),
             })
         })
-        .collect();
-    dedup_in_text_order(found)
+        .collect()
 }
 
 /// Names defined by `name [(columns)] AS [NOT] [MATERIALIZED] (query)` anywhere in

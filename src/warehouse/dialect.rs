@@ -5,6 +5,7 @@
 
 use crate::env::PhysicalName;
 use crate::project::checks::{CheckQuery, PreparedCheck, Rule, ROWS};
+use crate::project::unit_test::Cell;
 use crate::project::MergeRule;
 use crate::time::{Interval, Timestamp};
 
@@ -137,6 +138,51 @@ impl Dialect {
             }
             // Never prepared as rules: a `sql` check arrives rendered, freshness is no rule on rows.
             (Rule::Sql(_) | Rule::Freshness { .. }, _) => format!("SELECT * FROM {ROWS} WHERE 1 = 0"),
+        }
+    }
+
+    /// A string literal.
+    pub fn string(self, s: &str) -> String {
+        match self {
+            Dialect::Ansi => format!("'{}'", s.replace('\'', "''")),
+            Dialect::BigQuery => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        }
+    }
+
+    /// Fixture rows as a query: one `SELECT` of literals per row, each cast to
+    /// its column's declared type (when declared), joined by `UNION ALL`; no
+    /// rows is an empty relation of the same columns.
+    pub fn fixture_rows(self, columns: &[(&str, Option<&str>)], rows: &[Vec<&Cell>]) -> String {
+        let select = |cells: Option<&Vec<&Cell>>| -> String {
+            let values: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, (name, data_type))| {
+                    let cell = cells.map_or(&Cell::Null, |c| c[i]);
+                    let literal = self.cell(cell, data_type.is_some());
+                    let value = match data_type {
+                        Some(t) => format!("CAST({literal} AS {t})"),
+                        None => literal,
+                    };
+                    format!("{value} AS {}", self.quote(name))
+                })
+                .collect();
+            format!("SELECT {}", values.join(", "))
+        };
+        if rows.is_empty() {
+            return format!("{} LIMIT 0", select(None));
+        }
+        let selects: Vec<String> = rows.iter().map(|row| select(Some(row))).collect();
+        selects.join(" UNION ALL ")
+    }
+
+    fn cell(self, cell: &Cell, typed: bool) -> String {
+        match cell {
+            Cell::Null => "NULL".to_string(),
+            Cell::Bool(b) => b.to_string().to_uppercase(),
+            Cell::Number(n) => n.clone(),
+            Cell::Raw(s) if !typed && s.parse::<f64>().is_ok_and(f64::is_finite) => s.clone(),
+            Cell::Text(s) | Cell::Raw(s) => self.string(s),
         }
     }
 

@@ -249,6 +249,11 @@ pub trait Warehouse: Send + Sync {
     /// Which of these runs committed their write (for runs whose process died).
     fn committed(&self, run_ids: &[RunId]) -> Result<BTreeMap<RunId, u64>>;
     fn query(&self, sql: &str) -> Result<QueryResult>;
+    /// A query that cannot write, whatever it says (unit tests). A backend
+    /// whose connection may write enforces it.
+    fn query_read_only(&self, sql: &str) -> Result<QueryResult> {
+        self.query(sql)
+    }
     /// Drops every table of a non-production environment.
     fn drop_env(&self, env: &Env) -> Result<usize>;
     fn table_exists(&self, name: &PhysicalName) -> Result<bool>;

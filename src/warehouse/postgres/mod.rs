@@ -491,6 +491,15 @@ impl Warehouse for PostgresWarehouse {
         self.with_client(|s| s.json_rows(sql))
     }
 
+    fn query_read_only(&self, sql: &str) -> Result<QueryResult> {
+        self.with_client(|s| {
+            s.batch("BEGIN READ ONLY")?;
+            let result = s.json_rows(sql);
+            s.batch("ROLLBACK")?;
+            result
+        })
+    }
+
     fn drop_env(&self, env: &Env) -> Result<usize> {
         if env.is_prod() {
             return Err(WarehouseError::new(
