@@ -5,6 +5,7 @@ use crate::dag::Dag;
 use crate::env::Env;
 use crate::env::PhysicalName;
 use crate::project::{Project, Table, TableName};
+use crate::testing::{TestOutcome, TestStatus};
 use crate::time::{format_ts, Interval};
 use crate::warehouse::{Dialect, Warehouse, Within};
 use std::collections::BTreeSet;
@@ -18,6 +19,8 @@ pub struct Changes {
     pub removed: Vec<TableName>,
     /// Added and modified tables plus everything downstream of them.
     pub to_build: BTreeSet<TableName>,
+    /// Tables whose unit tests run: those to build, and those whose tests changed.
+    pub to_test: BTreeSet<TableName>,
 }
 
 pub fn changes(base: &Project, head: &Project, head_dag: &Dag) -> Changes {
@@ -45,6 +48,12 @@ pub fn changes(base: &Project, head: &Project, head_dag: &Dag) -> Changes {
                 .filter(|n| head.table(n).is_some()),
         );
     }
+    out.to_test = out.to_build.clone();
+    out.to_test.extend(
+        head.tables()
+            .filter(|t| base.table(&t.name).is_some_and(|old| old.tests != t.tests))
+            .map(|t| t.name.clone()),
+    );
     out
 }
 
@@ -244,6 +253,8 @@ pub struct Report<'a> {
     pub shadow_env: &'a Env,
     pub validation: Option<String>,
     pub changes: &'a Changes,
+    /// The unit tests of the changed tables, run before anything is built.
+    pub tests: Vec<TestOutcome>,
     pub built: Vec<Built>,
     pub blocked: Vec<String>,
     pub diffs: Vec<TableDiff>,
@@ -293,6 +304,13 @@ pub fn render(report: &Report) -> String {
         .cloned()
         .collect();
     let _ = writeln!(out, "- downstream, rebuilt: {}\n", list(&downstream));
+    if !report.tests.is_empty() {
+        render_tests(&mut out, &report.tests);
+        if report.tests.iter().any(|t| !t.passed()) {
+            out.push_str("Unit tests failed: nothing was built.\n");
+            return out;
+        }
+    }
     if report.changes.to_build.is_empty() {
         out.push_str("Nothing to build: no table's data changes.\n");
         return out;
@@ -323,6 +341,51 @@ pub fn render(report: &Report) -> String {
     }
     render_impact(&mut out, &report.impact);
     out
+}
+
+fn render_tests(out: &mut String, tests: &[TestOutcome]) {
+    let passed = tests.iter().filter(|t| t.passed()).count();
+    let _ = writeln!(
+        out,
+        "### Unit tests\n\n{} test(s): {passed} passed, {} failed\n\n| table | test | status |\n|---|---|---|",
+        tests.len(),
+        tests.len() - passed
+    );
+    for t in tests {
+        let status = match t.status {
+            TestStatus::Passed => "ok".to_string(),
+            TestStatus::Failed => format!(
+                "**failed**: {} missing, {} unexpected row(s) ({}:{})",
+                t.missing.len(),
+                t.unexpected.len(),
+                t.file,
+                t.line
+            ),
+            TestStatus::Error => format!(
+                "**error**: {} ({}:{})",
+                t.error
+                    .as_deref()
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default(),
+                t.file,
+                t.line
+            ),
+        };
+        let _ = writeln!(out, "| `{}` | `{}` | {status} |", t.table, t.test);
+    }
+    out.push('\n');
+    for t in tests.iter().filter(|t| t.status == TestStatus::Failed) {
+        let _ = writeln!(out, "`{}` :: `{}`\n\n```", t.table, t.test);
+        for row in &t.missing {
+            let _ = writeln!(out, "- {row}");
+        }
+        for row in &t.unexpected {
+            let _ = writeln!(out, "+ {row}");
+        }
+        out.push_str("```\n\n");
+    }
 }
 
 fn render_impact(out: &mut String, impact: &[Planned]) {

@@ -226,6 +226,66 @@ fn added_and_removed_tables_are_reported_and_docs_changes_build_nothing() {
     );
 }
 
+/// `daily.counts` with a unit test expecting `events` for 2024-01-02.
+fn daily_with_test(events: u32) -> String {
+    format!(
+        "{DAILY_KEYED}tests:
+  - name: sums_the_hours_of_the_day
+    interval: 2024-01-02
+    given:
+      hourly.counts:
+        - {{hour: \"2024-01-02 00:00:00\", events: 3}}
+        - {{hour: \"2024-01-02 05:00:00\", events: 4}}
+        - {{hour: \"2024-01-03 00:00:00\", events: 100}}
+    expect:
+      - {{day: 2024-01-02, events: {events}, hours: 2}}
+"
+    )
+}
+
+#[test]
+fn ci_runs_the_unit_tests_of_changed_tables_first_and_a_failure_builds_nothing() {
+    let p = repository();
+    p.write("tables/daily/counts.yml", &daily_with_test(8));
+    p.write(
+        "tables/mart/summary.yml",
+        &SUMMARY.replace("count(*) AS days", "count(*) AS days_built"),
+    );
+    commit(&p, "a wrong test");
+    let ci = p.cli(&["ci", "--base", "HEAD~1", "--head", "HEAD", "--now", NOW]);
+    assert_eq!(ci.code, 1, "{}", ci.stdout);
+    assert!(
+        ci.stdout.contains("### Unit tests")
+            && ci.stdout.contains("| `daily.counts` | `sums_the_hours_of_the_day` | **failed**: 1 missing, 1 unexpected row(s) (tables/daily/counts.yml:")
+            && ci.stdout.contains("Unit tests failed: nothing was built."),
+        "{}",
+        ci.stdout
+    );
+    assert!(shadow_schemas(&p).is_empty());
+
+    p.write("tables/daily/counts.yml", &daily_with_test(7));
+    commit(&p, "the right test");
+    let ci = p.cli(&["ci", "--base", "HEAD~1", "--head", "HEAD", "--now", NOW]);
+    assert_eq!(ci.code, 0, "{}", ci.stdout);
+    assert!(
+        ci.stdout.contains("1 test(s): 1 passed, 0 failed")
+            && ci
+                .stdout
+                .contains("| `daily.counts` | `sums_the_hours_of_the_day` | ok |")
+            && ci.stdout.contains("Nothing to build"),
+        "only the test changed, so it runs and nothing builds: {}",
+        ci.stdout
+    );
+
+    let ci = p.cli(&["ci", "--base", "HEAD~2", "--head", "HEAD", "--now", NOW]);
+    assert_eq!(ci.code, 0, "{}", ci.stdout);
+    assert!(
+        ci.stdout.contains("1 test(s): 1 passed") && ci.stdout.contains("### Shadow build"),
+        "tests pass, then the changed summary builds: {}",
+        ci.stdout
+    );
+}
+
 #[test]
 fn rev_reads_definitions_from_a_commit_whatever_the_working_tree_holds() {
     let p = repository();

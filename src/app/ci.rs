@@ -59,6 +59,7 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
         shadow_env: &shadow_env,
         validation: None,
         changes: &ci::Changes::default(),
+        tests: Vec::new(),
         built: Vec::new(),
         blocked: Vec::new(),
         diffs: Vec::new(),
@@ -85,6 +86,14 @@ pub fn ci(settings: &Settings, options: &CiOptions, progress: ProgressFor) -> Re
     .project;
     let changes = ci::changes(&base_project, &head.project, &head.dag);
     report.changes = &changes;
+    report.tests = super::testing::test_tables(&head, Some(&changes.to_test))?;
+    if report.tests.iter().any(|t| !t.passed()) {
+        return Ok(CiOutcome {
+            markdown: ci::render(&report),
+            dropped,
+            failed: true,
+        });
+    }
     if changes.to_build.is_empty() {
         return Ok(CiOutcome {
             markdown: ci::render(&report),
