@@ -11,7 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 /// Edges point from an upstream to the downstream that reads it.
 pub struct Dag {
     graph: DiGraph<TableName, ()>,
-    index: HashMap<TableName, NodeIndex>,
+    index: foldhash::HashMap<TableName, NodeIndex>,
     /// Node names in a topological order (upstream first); empty when there is a cycle.
     order: Vec<TableName>,
 }
@@ -19,7 +19,8 @@ pub struct Dag {
 impl Dag {
     pub fn build(project: &Project) -> (Dag, Vec<Diagnostic>) {
         let mut graph = DiGraph::with_capacity(project.nodes.len(), project.nodes.len() * 2);
-        let mut index = HashMap::with_capacity(project.nodes.len());
+        let mut index =
+            foldhash::HashMap::with_capacity_and_hasher(project.nodes.len(), Default::default());
         for node in &project.nodes {
             index.insert(node.name().clone(), graph.add_node(node.name().clone()));
         }

@@ -1,7 +1,7 @@
 //! A project loaded for a command: its definitions (from the working tree or a
 //! git revision), its DAG, and every problem found in them.
 
-use super::{cache, Settings};
+use super::{cache, open_metadata, Settings, Stores};
 use crate::dag::Dag;
 use crate::git;
 use crate::project::load::{self, ColumnAnalysis};
@@ -110,6 +110,24 @@ pub fn with_dag(
         git_commit,
         from_cache: false,
     }
+}
+
+/// [`load_valid`], and the project's stores. An existing DuckDB log opens
+/// while the definitions load: from the cache, the two take about as long.
+pub fn load_valid_with_stores(settings: &Settings) -> Result<(Loaded, Stores)> {
+    let config = project::config::read(&settings.project);
+    let early = super::stores::opens_without_side_effects(&config.metadata);
+    let (loaded, opened) = std::thread::scope(|scope| {
+        let opening = early.then(|| scope.spawn(|| open_metadata(&config.metadata)));
+        (load_valid(settings), opening.map(|o| o.join()))
+    });
+    let loaded = loaded?;
+    let metadata = match opened {
+        Some(Ok(Ok(metadata))) if loaded.project.config.metadata == config.metadata => metadata,
+        _ => open_metadata(&loaded.project.config.metadata)?,
+    };
+    let stores = super::stores::stores_with(&loaded.project, metadata);
+    Ok((loaded, stores))
 }
 
 /// Loads the project and refuses to go on when it has errors.

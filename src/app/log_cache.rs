@@ -35,7 +35,7 @@ struct Entry {
 }
 
 /// Changes whenever the entry's layout does.
-const MAGIC: &[u8; 8] = b"DRVL0002";
+const MAGIC: &[u8; 8] = b"DRVL0003";
 
 impl LogCache {
     /// A cache that also keeps its entries in `dir`; `store` names the log

@@ -21,7 +21,7 @@ pub mod testing;
 pub mod worker;
 
 pub use impact::{estimate_bytes, forward_diagnostics, total_bytes};
-pub use loaded::{load, load_valid, with_dag, Loaded};
+pub use loaded::{load, load_valid, load_valid_with_stores, with_dag, Loaded};
 pub use settings::Settings;
 pub use situation::{
     longest_input, situation, situation_given, source_watermarks, Scope, Situation,

@@ -117,9 +117,15 @@ pub fn open_metadata(config: &MetadataConfig) -> Result<Box<dyn MetadataStore>> 
 
 pub fn open_stores(project: &Project) -> Result<Stores> {
     let metadata = open_metadata(&project.config.metadata)?;
+    Ok(stores_with(project, metadata))
+}
+
+/// The project's stores, its metadata store already open and its warehouse
+/// to open on first use.
+pub fn stores_with(project: &Project, metadata: Box<dyn MetadataStore>) -> Stores {
     let store = std::env::var("DERIVED_METADATA_URL")
         .unwrap_or_else(|_| format!("{:?}", project.config.metadata));
-    Ok(Stores {
+    Stores {
         warehouse: OnceLock::new(),
         opener: Some(Opener {
             config: project.config.warehouse.clone(),
@@ -128,5 +134,12 @@ pub fn open_stores(project: &Project) -> Result<Stores> {
         }),
         metadata,
         log: LogCache::on_disk(&super::cache::folder(&project.root), store),
-    })
+    }
+}
+
+/// Whether opening the metadata store of `config` leaves nothing behind to
+/// regret if the project turns out invalid: an existing DuckDB file.
+pub fn opens_without_side_effects(config: &MetadataConfig) -> bool {
+    std::env::var_os("DERIVED_METADATA_URL").is_none()
+        && matches!(config, MetadataConfig::DuckDb { path } if path.exists())
 }

@@ -13,7 +13,7 @@ mod worker_cmd;
 pub use args::{Cli, Command, Format, Global, SourceCommand, WorkerArgs};
 
 use crate::app::worker::{IngestOptions, WorkerOptions};
-use crate::app::{self, Loaded, Scope, Settings};
+use crate::app::{self, Loaded, Scope, Settings, Stores};
 use crate::dag;
 use crate::exec::{self, Progress};
 use crate::plan::{Plan, Request, RequestKind};
@@ -209,9 +209,8 @@ fn dag_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Out
 /// What `run` would do now; nothing is written (runs a stopped process left
 /// `running` are closed by the next `run`).
 fn plan_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Outcome> {
-    let loaded = app::load_valid(s)?;
+    let (loaded, stores) = app::load_valid_with_stores(s)?;
     let selected = loaded.selection(select)?;
-    let stores = app::open_stores(&loaded.project)?;
     let scope = Scope {
         selection: selected.as_ref(),
         ..Scope::default()
@@ -233,14 +232,13 @@ fn run_command(
     threads: Option<usize>,
     max_bytes: Option<u64>,
 ) -> Result<Outcome> {
-    let loaded = app::load_valid(s)?;
+    let (loaded, stores) = app::load_valid_with_stores(s)?;
     let selected = loaded.selection(select)?;
     let scope = Scope {
         selection: selected.as_ref(),
         ..Scope::default()
     };
     if let Some(max) = max_bytes {
-        let stores = app::open_stores(&loaded.project)?;
         let situation = app::situation(s, &loaded, &stores, s.now(), scope)?;
         let bytes = app::estimate_bytes(&loaded.project, &stores, &situation.plan)?;
         if !matches!(
@@ -270,7 +268,7 @@ fn run_command(
             });
         }
     }
-    execute(s, format, &loaded, scope, threads)
+    execute(s, format, &loaded, &stores, scope, threads)
 }
 
 fn backfill_command(
@@ -302,13 +300,12 @@ fn backfill_command(
             &app::user(),
             s.now(),
         )?;
-        drop(stores);
         let selection = loaded.dag.all_downstream(&name);
         let scope = Scope {
             selection: Some(&selection),
             ..Scope::default()
         };
-        return execute(s, format, &loaded, scope, threads);
+        return execute(s, format, &loaded, &stores, scope, threads);
     }
     let request = Request {
         table: name.clone(),
@@ -320,7 +317,8 @@ fn backfill_command(
         request: Some(&request),
         ..Scope::default()
     };
-    execute(s, format, &loaded, scope, threads)
+    let stores = app::open_stores(&loaded.project)?;
+    execute(s, format, &loaded, &stores, scope, threads)
 }
 
 fn rebuild_command(
@@ -345,7 +343,8 @@ fn rebuild_command(
         request: Some(&request),
         ..Scope::default()
     };
-    execute(s, format, &loaded, scope, threads)
+    let stores = app::open_stores(&loaded.project)?;
+    execute(s, format, &loaded, &stores, scope, threads)
 }
 
 /// Recovers abandoned runs, runs what is due; exit 1 when any run failed.
@@ -353,16 +352,16 @@ fn execute(
     s: &Settings,
     format: Format,
     loaded: &Loaded,
+    stores: &Stores,
     scope: Scope,
     threads: Option<usize>,
 ) -> Result<Outcome> {
-    let stores = app::open_stores(&loaded.project)?;
-    let recovered = app::run::recover(s, &stores)?;
+    let recovered = app::run::recover(s, stores)?;
     if recovered > 0 {
         eprintln!("recovered {recovered} run(s) left unfinished by a stopped process");
     }
     let progress = |plan: &Plan| -> Box<dyn Progress> { progress::for_terminal(plan) };
-    let report = app::run::run(s, loaded, &stores, scope, threads, &progress)?;
+    let report = app::run::run(s, loaded, stores, scope, threads, &progress)?;
     let code = u8::from(report.failed > 0 || report.setup_error.is_some());
     Ok(Outcome {
         stdout: output::run_report(&report, format),

@@ -9,6 +9,7 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::Buffer};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
@@ -101,8 +102,9 @@ fn interned<'de, D: serde::Deserializer<'de>>(d: D) -> Result<&'static str, D::E
 pub struct SourceFiles {
     texts: HashMap<PathBuf, String>,
     /// Files on disk read on first use (a project restored from its cache
-    /// rarely needs any of them).
-    on_disk: HashMap<PathBuf, OnceLock<Option<String>>>,
+    /// rarely needs any of them). Keyed by the path's bytes: hashing a `Path`
+    /// walks its components, which costs a 10,000-file project milliseconds.
+    on_disk: HashMap<OsString, OnceLock<Option<String>>>,
 }
 
 impl SourceFiles {
@@ -112,7 +114,8 @@ impl SourceFiles {
 
     /// `path`, to be read from disk when its text is first asked for.
     pub fn add_on_disk(&mut self, path: &Path) {
-        self.on_disk.insert(path.to_path_buf(), OnceLock::new());
+        self.on_disk
+            .insert(path.as_os_str().to_owned(), OnceLock::new());
     }
 
     pub fn text(&self, path: &Path) -> Option<&str> {
@@ -120,7 +123,7 @@ impl SourceFiles {
             return Some(text);
         }
         self.on_disk
-            .get(path)?
+            .get(path.as_os_str())?
             .get_or_init(|| std::fs::read_to_string(path).ok())
             .as_deref()
     }
