@@ -153,6 +153,14 @@ sql: |
         out.json()["rows"][1],
         serde_json::json!(["2024-01-02T00:00:00Z", 72])
     );
+    psql(&format!("CREATE SEQUENCE {ds}_core.ids"));
+    let write = p.cli(&["query", &format!("SELECT nextval('{ds}_core.ids') AS id")]);
+    assert_ne!(write.code, 0, "a query cannot write: {}", write.stdout);
+    assert_eq!(
+        psql(&format!("SELECT is_called FROM {ds}_core.ids"))[0][0],
+        "f",
+        "the sequence never moved"
+    );
     psql(&cleanup);
 }
 

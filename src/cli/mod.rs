@@ -463,7 +463,7 @@ fn pause_command(
 fn query_command(s: &Settings, format: Format, sql: &str) -> Result<Outcome> {
     let config = project::config::read(&s.project);
     let warehouse = app::open_warehouse(&config.warehouse, true)?;
-    let result = warehouse.query(sql).context("query failed")?;
+    let result = warehouse.query_read_only(sql).context("query failed")?;
     Ok(Outcome::ok(output::query(&result, format)))
 }
 
