@@ -461,3 +461,33 @@ fn unit_tests_run_read_only_on_postgresql() {
         "a test creates nothing"
     );
 }
+
+#[test]
+fn sql_only_duckdb_can_parse_still_gets_fixture_rows() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS);
+    let table = |from: &str| {
+        format!(
+            "name: core.sampled
+schedule: daily
+start: 2024-01-01
+sql: |
+  SELECT count({from}.user_id) AS n FROM raw.events {alias}USING SAMPLE 100 PERCENT (bernoulli)
+tests:
+  - name: every_row_of_a_full_sample
+    given:
+      raw.events:
+        - {{ts: \"2024-01-01 01:00:00\", user_id: 1}}
+        - {{ts: \"2024-01-01 02:00:00\", user_id: 2}}
+    expect:
+      - {{n: 2}}
+",
+            alias = if from == "e" { "AS e " } else { "" }
+        )
+    };
+    for from in ["events", "e"] {
+        p.write("tables/core/sampled.yml", &table(from));
+        let (code, report) = test_json(&p, &[]);
+        assert_eq!(code, 0, "FROM raw.events read as {from}: {report:#}");
+    }
+}

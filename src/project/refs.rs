@@ -1051,7 +1051,10 @@ fn unterminated(what: &str, offset: usize) -> Problem {
 struct FromItem {
     /// The name, or None for a table function call (`range(10)`, `UNNEST(x)`).
     parts: Option<Vec<NamePart>>,
+    /// The alias written, else the name's last part.
     alias: Option<String>,
+    /// An alias is written.
+    aliased: bool,
     span: Range<usize>,
 }
 
@@ -1176,7 +1179,7 @@ fn scan_occurrences(
             (!not_a_table).then(|| Occurrence {
                 name: normalize_name(parts, dialect, default_project),
                 span: item.span.clone(),
-                aliased: item.alias.is_some(),
+                aliased: item.aliased,
             })
         })
         .collect()
@@ -1304,8 +1307,10 @@ fn from_item(tokens: &[Token<'_>], start: usize, dialect: SqlDialect) -> Option<
     let implicit_alias = (!is_call)
         .then(|| parts.last().map(NamePart::key))
         .flatten();
+    let written_alias = read_alias(tokens, after);
     Some(FromItem {
-        alias: read_alias(tokens, after).or(implicit_alias),
+        aliased: written_alias.is_some(),
+        alias: written_alias.or(implicit_alias),
         span: tokens[start].start..tokens[next - 1].end(),
         parts: (!is_call).then_some(parts),
     })
