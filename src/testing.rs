@@ -166,10 +166,7 @@ fn with_fixtures(
     let mut out = sql.to_string();
     for occurrence in occurrences.iter().rev() {
         let name = occurrence.name.as_str();
-        if name
-            .split('.')
-            .any(|part| part.eq_ignore_ascii_case("information_schema"))
-        {
+        if refs::is_information_schema(name) {
             continue;
         }
         if occurrence.span.is_empty() {

@@ -177,31 +177,20 @@ fn validate_reports_every_test_problem_with_its_position() {
             )
         })
         .collect();
-    let has = |code: &str, line: u64, text: &str| {
-        errors
-            .iter()
-            .any(|(c, l, m)| c == code && *l == line && m.contains(text))
-    };
-    assert!(
-        has("unknown-test-upstream", 19, "gives rows for `raw.event`"),
-        "{errors:#?}"
-    );
-    assert!(
-        has("missing-test-given", 18, "no rows for `raw.events`"),
-        "{errors:#?}"
-    );
-    assert!(
-        has("unknown-test-column", 30, "column `userid`"),
-        "{errors:#?}"
-    );
-    assert!(
-        has("unknown-test-column", 32, "column `users`"),
-        "{errors:#?}"
-    );
-    assert!(
-        has("invalid-test", 35, "does not start a daily interval"),
-        "{errors:#?}"
-    );
+    for (code, line, text) in [
+        ("unknown-test-upstream", 19, "gives rows for `raw.event`"),
+        ("missing-test-given", 18, "no rows for `raw.events`"),
+        ("unknown-test-column", 30, "column `userid`"),
+        ("unknown-test-column", 32, "column `users`"),
+        ("invalid-test", 35, "does not start a daily interval"),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|(c, l, m)| c == code && *l == line && m.contains(text)),
+            "no {code} at line {line} saying {text:?}: {errors:#?}"
+        );
+    }
     let text = p.cli(&["validate"]).stdout;
     assert!(text.contains("did you mean `raw.events`?"), "{text}");
     assert!(text.contains("did you mean `user_id`?"), "{text}");

@@ -50,15 +50,20 @@ impl Reference {
     /// `region-us.information_schema.jobs`: it is no table of the project, so
     /// callers must not report it as an unknown dependency.
     pub fn is_information_schema(&self) -> bool {
-        self.name
-            .split('.')
-            .any(|part| part.eq_ignore_ascii_case("information_schema"))
+        is_information_schema(&self.name)
     }
 
     /// A BigQuery wildcard table such as `dataset.events_*`.
     pub fn is_wildcard(&self) -> bool {
         self.name.ends_with('*')
     }
+}
+
+/// Whether a normalized relation name is a metadata view (see
+/// [`Reference::is_information_schema`]).
+pub fn is_information_schema(name: &str) -> bool {
+    name.split('.')
+        .any(|part| part.eq_ignore_ascii_case("information_schema"))
 }
 
 /// What [`extract_references`] found in one query.
@@ -180,11 +185,7 @@ pub fn occurrences(
             collector.found
         }
         Err(error) => {
-            let definite = |problem: Problem| SqlSyntaxError {
-                message: format!("{} (sqlparser: {error})", problem.message),
-                offset: problem.offset,
-            };
-            let tokens = lex(sql, dialect).map_err(definite)?;
+            let tokens = tokens_after_parse_error(sql, &error.to_string(), dialect)?;
             scan_occurrences(&tokens, dialect, default_project)
         }
     };
@@ -572,18 +573,9 @@ fn after_parse_error(
     dialect: SqlDialect,
     default_project: Option<&str>,
 ) -> Result<Extraction, SqlSyntaxError> {
-    let parser_message = parser_message
-        .strip_prefix("sql parser error: ")
-        .unwrap_or(parser_message);
+    let tokens = tokens_after_parse_error(sql, parser_message, dialect)?;
+    let parser_message = without_prefix(parser_message);
     let parser_offset = parser_error_offset(sql, parser_message);
-    let definite = |problem: Problem| SqlSyntaxError {
-        message: format!("{} (sqlparser: {parser_message})", problem.message),
-        offset: error_offset(&problem, parser_offset),
-    };
-    let tokens = lex(sql, dialect).map_err(definite)?;
-    if let Some(problem) = structural_problem(&tokens) {
-        return Err(definite(problem));
-    }
     let references = scan_references(&tokens, dialect, default_project);
     let outcome = if references.is_empty() {
         "a token scan found no table reference"
@@ -602,6 +594,32 @@ fn after_parse_error(
             offset: parser_offset.unwrap_or(0),
         }),
     })
+}
+
+/// The tokens of a query sqlparser rejected, unless the text is definitely
+/// wrong (a bad token, an unbalanced bracket): then the syntax error.
+fn tokens_after_parse_error<'s>(
+    sql: &'s str,
+    parser_message: &str,
+    dialect: SqlDialect,
+) -> Result<Vec<Token<'s>>, SqlSyntaxError> {
+    let parser_message = without_prefix(parser_message);
+    let parser_offset = parser_error_offset(sql, parser_message);
+    let definite = |problem: Problem| SqlSyntaxError {
+        message: format!("{} (sqlparser: {parser_message})", problem.message),
+        offset: error_offset(&problem, parser_offset),
+    };
+    let tokens = lex(sql, dialect).map_err(definite)?;
+    if let Some(problem) = structural_problem(&tokens) {
+        return Err(definite(problem));
+    }
+    Ok(tokens)
+}
+
+fn without_prefix(parser_message: &str) -> &str {
+    parser_message
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(parser_message)
 }
 
 /// For a bracket problem, where sqlparser stopped is where the fix goes
