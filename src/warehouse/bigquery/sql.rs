@@ -31,7 +31,7 @@ pub fn timestamp(t: Timestamp) -> String {
 }
 
 pub fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    Dialect::BigQuery.string(s)
 }
 
 /// A table's companion table (stage, fresh rebuild) in the same dataset.

@@ -194,7 +194,7 @@ pub(crate) fn literal(t: Timestamp) -> String {
 }
 
 pub(crate) fn string_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    Dialect::Ansi.string(s)
 }
 
 /// The query's rows with declared column types applied (a failed cast fails the run).

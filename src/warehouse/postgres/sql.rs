@@ -16,7 +16,7 @@ pub fn timestamp(t: Timestamp) -> String {
 }
 
 pub fn string(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    Dialect::Ansi.string(s)
 }
 
 /// A table's companion table (stage, fresh rebuild) in the same schema.
