@@ -107,7 +107,7 @@ fn run_one(
 /// The query a test runs: the table's SQL for the test's interval and vars,
 /// each relation it reads replaced by the rows given for it, narrowed to the
 /// expected columns.
-pub fn test_sql(
+fn test_sql(
     project: &Project,
     table: &Table,
     test: &UnitTest,
@@ -240,16 +240,16 @@ fn fixture(
 
 /// Expected rows the output lacks, and output rows not expected.
 #[derive(Debug, Default, PartialEq)]
-pub struct RowDiff {
-    pub missing: Vec<serde_json::Value>,
-    pub unexpected: Vec<serde_json::Value>,
+struct RowDiff {
+    missing: Vec<serde_json::Value>,
+    unexpected: Vec<serde_json::Value>,
 }
 
 /// Compares as multisets, value by value: numbers by value (1 = 1.0),
 /// timestamps and dates by the instant they name, NULL only with NULL.
 /// `columns` are the output's; only those the expected rows name are compared
 /// (all of them when no row is expected).
-pub fn compare(expect: &[Row], columns: &[String], rows: Vec<Vec<serde_json::Value>>) -> RowDiff {
+fn compare(expect: &[Row], columns: &[String], rows: Vec<Vec<serde_json::Value>>) -> RowDiff {
     let expected_columns = columns_named(expect);
     let positions: Vec<Option<usize>> = expected_columns
         .iter()

@@ -439,7 +439,7 @@ pub fn tests(outcomes: &[TestOutcome], took: std::time::Duration, format: Format
 }
 
 /// Why a test did not pass, indented under it.
-pub fn test_details(o: &TestOutcome) -> String {
+fn test_details(o: &TestOutcome) -> String {
     let mut out = String::new();
     if let Some(error) = &o.error {
         let _ = writeln!(out, "      {error}");
