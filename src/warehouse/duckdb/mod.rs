@@ -247,17 +247,28 @@ struct Staged {
     added: Vec<String>,
 }
 
-/// Writes `request`: replace in one transaction; append and merge stage their
-/// rows first, then apply them in a second transaction. `finish` runs inside
-/// the publishing transaction, after the checks passed.
+/// Writes `request`: replace, and the first append into a missing table, in
+/// one transaction; otherwise append and merge stage their rows first, then
+/// apply them in a second transaction. `finish` runs inside the publishing
+/// transaction, after the checks passed.
 fn write_into(
     conn: &Connection,
     request: &WriteRequest,
     finish: impl FnOnce(&Connection, u64) -> Result<()>,
 ) -> Result<WriteOutcome> {
-    if request.strategy == Strategy::Replace {
+    let existing = match request.strategy {
+        Strategy::Replace => None,
+        _ => existing_columns(conn, request.target)?,
+    };
+    type Direct = fn(&Connection, &WriteRequest) -> Result<u64>;
+    let direct: Option<Direct> = match (request.strategy, &existing) {
+        (Strategy::Replace, _) => Some(write_replace),
+        (Strategy::Append, None) => Some(create_appended),
+        _ => None,
+    };
+    if let Some(write) = direct {
         return in_transaction(conn, |c| {
-            let rows = write_replace(c, request)?;
+            let rows = write(c, request)?;
             let checks = run_checks(c, &table_sql(request.target), request.checks)?;
             finish(c, rows)?;
             Ok(WriteOutcome {
@@ -267,7 +278,7 @@ fn write_into(
             })
         });
     }
-    let staged = in_transaction(conn, |c| stage(c, request));
+    let staged = in_transaction(conn, |c| stage(c, request, existing));
     let result = staged
         .as_ref()
         .map_err(|e| WarehouseError {
@@ -310,10 +321,62 @@ fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
     Ok(rows as u64)
 }
 
+/// The table's columns, or None when it does not exist yet.
+fn existing_columns(
+    conn: &Connection,
+    table: &PhysicalName,
+) -> Result<Option<Vec<(String, String)>>> {
+    match column_types(conn, &table_sql(table)) {
+        Ok(columns) => Ok(Some(columns)),
+        Err(e) if e.message.starts_with("Catalog Error") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// An append's first rows, written straight into the new table: no staged copy
+/// to make and move. Its shape and interval are checked before the commit.
+fn create_appended(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    let target = table_sql(request.target);
+    conn.execute_batch(&format!(
+        "CREATE TABLE {target} AS {}",
+        typed_select(request.sql, request.columns)
+    ))
+    .map_err(err)?;
+    output_has(request, &column_types(conn, &target)?)?;
+    rows_inside_interval(conn, request, &target)?;
+    let rows: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM {target}"), [], |r| r.get(0))
+        .map_err(err)?;
+    Ok(rows as u64)
+}
+
+/// The columns the strategy needs are among the query's output `columns`.
+fn output_has(request: &WriteRequest, columns: &[(String, String)]) -> Result<()> {
+    let needed: Vec<&str> = match request.strategy {
+        Strategy::Append => request.time_column.into_iter().collect(),
+        _ => request.unique_key.iter().map(String::as_str).collect(),
+    };
+    for column in needed {
+        if !columns.iter().any(|(c, _)| c == column) {
+            let names: Vec<&str> = columns.iter().map(|(c, _)| c.as_str()).collect();
+            return Err(WarehouseError::statement(format!(
+                "`{column}` is not among the query's output columns ({})",
+                names.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Stages the query's rows, checks their shape, and creates the target table when
-/// missing. The table is created in a transaction of its own: DuckDB 2.0.0 loses
-/// the rows of a large insert into a table created in the same transaction.
-fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
+/// missing (`existing` holds its columns otherwise). The table is created in a
+/// transaction of its own: DuckDB 2.0.0 loses the rows of a large insert into a
+/// table created in the same transaction.
+fn stage(
+    conn: &Connection,
+    request: &WriteRequest,
+    existing: Option<Vec<(String, String)>>,
+) -> Result<Staged> {
     let name = format!("__derived_stage_{}", request.run_id);
     conn.execute_batch(&format!(
         "CREATE OR REPLACE TEMP TABLE {name} AS {}",
@@ -321,34 +384,21 @@ fn stage(conn: &Connection, request: &WriteRequest) -> Result<Staged> {
     ))
     .map_err(err)?;
     let columns = column_types(conn, &name)?;
-    let names = || {
-        columns
-            .iter()
-            .map(|(c, _)| c.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let needed: Vec<&str> = match request.strategy {
-        Strategy::Append => request.time_column.into_iter().collect(),
-        _ => request.unique_key.iter().map(String::as_str).collect(),
-    };
-    for column in needed {
-        if !columns.iter().any(|(c, _)| c == column) {
-            return Err(WarehouseError::statement(format!(
-                "`{column}` is not among the query's output columns ({})",
-                names()
-            )));
-        }
-    }
+    output_has(request, &columns)?;
     if request.strategy == Strategy::Append {
         rows_inside_interval(conn, request, &name)?;
     }
-    conn.execute_batch(&format!(
-        "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {name} LIMIT 0",
-        table_sql(request.target)
-    ))
-    .map_err(err)?;
-    let existing = column_types(conn, &table_sql(request.target))?;
+    let existing = match existing {
+        Some(columns) => columns,
+        None => {
+            conn.execute_batch(&format!(
+                "CREATE TABLE IF NOT EXISTS {} AS SELECT * FROM {name} LIMIT 0",
+                table_sql(request.target)
+            ))
+            .map_err(err)?;
+            column_types(conn, &table_sql(request.target))?
+        }
+    };
     let mut added = Vec::new();
     for (column, data_type) in columns_to_add(&columns, &existing) {
         conn.execute_batch(&format!(
