@@ -319,6 +319,9 @@ pub fn execute(ctx: &RunContext, plan: &Plan, initial: &crate::metadata::LogSnap
     });
     let wake = Condvar::new();
     let threads = ctx.threads.clamp(1, actions.len().max(1));
+    if let Err(e) = ctx.warehouse.run_concurrently(threads) {
+        tracing::debug!("the warehouse keeps its own threads: {e}");
+    }
     let seen: Vec<Option<RunId>> = actions
         .iter()
         .map(|j| initial.tables.get(&j.table).and_then(|l| l.latest_run_id()))

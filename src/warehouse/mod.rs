@@ -229,6 +229,13 @@ pub trait Warehouse: Send + Sync {
     fn prepare_sources(&self, sources: &[&Source], root: &Path) -> Result<()>;
     /// `max(time_column)` of a source, or None when it has no rows.
     fn max_time(&self, source: &Source) -> Result<Option<Timestamp>>;
+    /// Up to `jobs` writes run at once from now on. An embedded engine gives
+    /// each its share of the machine's cores: tables built side by side, each
+    /// on fewer threads, cost less than each built on every core in turn.
+    fn run_concurrently(&self, jobs: usize) -> Result<()> {
+        let _ = jobs;
+        Ok(())
+    }
     /// Creates these schemas when missing; called once before concurrent writes,
     /// which would otherwise conflict creating the same schema.
     fn create_schemas(&self, schemas: &[String]) -> Result<()>;

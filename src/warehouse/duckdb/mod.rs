@@ -682,6 +682,16 @@ impl Warehouse for DuckDbWarehouse {
         })
     }
 
+    fn run_concurrently(&self, jobs: usize) -> Result<()> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = cores.div_ceil(jobs.max(1));
+        self.base
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .execute_batch(&format!("SET threads = {threads}"))
+            .map_err(err)
+    }
+
     fn create_schemas(&self, schemas: &[String]) -> Result<()> {
         let batch: String = schemas
             .iter()
