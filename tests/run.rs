@@ -104,6 +104,46 @@ sql: SELECT CAST({{ end }} AS DATE) AS day, count(*) AS n FROM raw.events WHERE 
     );
 }
 
+#[test]
+fn a_first_append_without_its_time_column_fails_and_creates_nothing_until_fixed() {
+    let p = TestProject::new();
+    p.write("tables/raw/events.yml", EVENTS_SOURCE);
+    let table = |day: &str| {
+        format!(
+            "name: daily.counts
+schedule: daily
+strategy: append
+time_column: day
+start: 2024-01-01
+sql: SELECT CAST(date_trunc('day', ts) AS DATE) AS {day}, count(*) AS n FROM raw.events WHERE ts >= {{{{ start }}}} AND ts < {{{{ end }}}} GROUP BY 1
+"
+        )
+    };
+    p.write("tables/daily/counts.yml", &table("day_typo"));
+    insert_events(&p, "2024-01-01 00:00:00", "2024-01-03 00:00:00", 1);
+    p.mark("raw.events", "2024-01-03T00:00:00Z", "2024-01-03T00:00:00Z");
+    let run = p.cli(&["run", "--now", "2024-01-03T00:00:00Z", "--format", "json"]);
+    assert_eq!(run.code, 1);
+    let error = run.json()["runs"][0]["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("`day` is not among the query's output columns (day_typo, n)"),
+        "{error}"
+    );
+    assert_eq!(
+        p.count("SELECT * FROM information_schema.tables WHERE table_name = 'counts'"),
+        0
+    );
+    assert_eq!(p.log(Some("daily.counts"))[0]["status"], "failed");
+
+    p.write("tables/daily/counts.yml", &table("day"));
+    let run = p.cli(&["run", "--now", "2024-01-03T00:00:00Z", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(
+        p.rows("SELECT CAST(day AS VARCHAR), n FROM daily.counts ORDER BY day"),
+        [["2024-01-01", "24"], ["2024-01-02", "24"]]
+    );
+}
+
 const FIRSTS: &str = "name: core.voice_firsts
 schedule: daily
 strategy: merge
