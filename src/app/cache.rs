@@ -24,6 +24,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -66,18 +67,24 @@ pub fn load(
     }
     let inputs = Inputs::read(listing, source);
     let key = inputs.key(root, columns);
+    let racy = racy_files(&inputs);
+    let Inputs {
+        listing,
+        definitions,
+    } = inputs;
     let path = project_path(&dir, &key);
-    let restored = restore(&path, root, source, &inputs.listing, |files| {
-        for (path, text) in &inputs.definitions {
+    let mut texts = Some(definitions);
+    let restored = restore(&path, root, source, &listing, |files| {
+        for (path, text) in texts.take().unwrap_or_default() {
             if let Ok(text) = text {
-                files.add(path, text.clone());
+                files.add(&path, text);
             }
         }
     });
-    let loaded = match restored {
-        Some(project) => cached(project, git_commit),
-        None => {
-            let reading = Reading::new(source, &inputs);
+    let loaded = match (restored, texts) {
+        (Some(project), _) => cached(project, git_commit),
+        (None, texts) => {
+            let reading = Reading::new(source, &listing, texts.unwrap_or_default());
             let loaded = with_dag(
                 load::load_with(root, &reading, columns),
                 git_commit,
@@ -90,8 +97,8 @@ pub fn load(
             loaded
         }
     };
-    if let Some(stamps_path) = stamps_path {
-        remember_stamps(&stamps_path, key, &inputs);
+    if let (Some(stamps_path), Some(racy)) = (stamps_path, racy) {
+        remember_stamps(&stamps_path, key, racy);
     }
     loaded
 }
@@ -213,7 +220,9 @@ struct StampsEntry {
 
 const STAMPS_MAGIC: &[u8; 8] = b"DRVS0002";
 
-fn remember_stamps(path: &Path, project: Digest, inputs: &Inputs) {
+/// The definitions written too recently to trust their stamps, with their
+/// bytes' hash; None when one could not be read or has no stamp.
+fn racy_files(inputs: &Inputs) -> Option<Vec<(PathBuf, Digest)>> {
     let now = std::time::SystemTime::now();
     let recent = |nanos: u64| {
         let at = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(nanos);
@@ -222,16 +231,17 @@ fn remember_stamps(path: &Path, project: Digest, inputs: &Inputs) {
     let mut racy = Vec::new();
     for ((path, text), stamp) in inputs.definitions.iter().zip(&inputs.listing.stamps) {
         let (Ok(text), Some(stamp)) = (text, stamp) else {
-            return;
+            return None;
         };
         if recent(stamp[2]) || recent(stamp[3]) {
             racy.push((path.clone(), digest(text.as_bytes())));
         }
     }
-    let Ok(payload) = postcard::to_stdvec(&StampsEntry { project, racy }) else {
-        return;
-    };
-    if let Err(e) = write_atomically(path, &seal(STAMPS_MAGIC, &payload)) {
+    Some(racy)
+}
+
+fn remember_stamps(path: &Path, project: Digest, racy: Vec<(PathBuf, Digest)>) {
+    if let Err(e) = write_sealed(path, STAMPS_MAGIC, &StampsEntry { project, racy }) {
         tracing::debug!("not caching stamps in {}: {e}", path.display());
     }
 }
@@ -295,24 +305,25 @@ fn digest(bytes: &[u8]) -> Digest {
 }
 
 /// The source a missed load reads through: `derived.yml` and the definitions
-/// as already read, and a record of every other file it pulls in.
+/// as already read, each handed over once, and a record of every other file
+/// it pulls in.
 struct Reading<'a> {
     source: &'a dyn FileSource,
-    inputs: &'a Inputs,
-    texts: HashMap<&'a Path, &'a Result<String, String>>,
+    listing: &'a Listing,
+    texts: Mutex<HashMap<PathBuf, Result<String, String>>>,
     pulled_in: Mutex<Vec<(PathBuf, Option<Digest>)>>,
 }
 
 impl<'a> Reading<'a> {
-    fn new(source: &'a dyn FileSource, inputs: &'a Inputs) -> Reading<'a> {
+    fn new(
+        source: &'a dyn FileSource,
+        listing: &'a Listing,
+        definitions: Vec<(PathBuf, Result<String, String>)>,
+    ) -> Reading<'a> {
         Reading {
             source,
-            inputs,
-            texts: inputs
-                .definitions
-                .iter()
-                .map(|(path, text)| (path.as_path(), text))
-                .collect(),
+            listing,
+            texts: Mutex::new(definitions.into_iter().collect()),
             pulled_in: Mutex::new(Vec::new()),
         }
     }
@@ -320,12 +331,17 @@ impl<'a> Reading<'a> {
 
 impl FileSource for Reading<'_> {
     fn read(&self, path: &Path) -> std::io::Result<String> {
-        if path == self.inputs.listing.config_path {
-            let config = self.inputs.listing.config.clone();
+        if path == self.listing.config_path {
+            let config = self.listing.config.clone();
             return config.ok_or_else(|| std::io::ErrorKind::NotFound.into());
         }
-        if let Some(text) = self.texts.get(path) {
-            return (*text).clone().map_err(std::io::Error::other);
+        let text = self
+            .texts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(path);
+        if let Some(text) = text {
+            return text.map_err(std::io::Error::other);
         }
         let text = self.source.read(path);
         let hash = text.as_ref().ok().map(|t| digest(t.as_bytes()));
@@ -336,7 +352,7 @@ impl FileSource for Reading<'_> {
     }
 
     fn definitions(&self, _dir: &Path) -> Vec<PathBuf> {
-        self.inputs.listing.paths.clone()
+        self.listing.paths.clone()
     }
 }
 
@@ -362,13 +378,12 @@ fn store(
 ) -> std::io::Result<()> {
     pulled_in.sort();
     pulled_in.dedup();
-    let payload = postcard::to_stdvec(&EntryRef {
+    let entry = EntryRef {
         pulled_in: &pulled_in,
         nodes: &project.nodes,
         diagnostics: &project.diagnostics,
-    })
-    .map_err(std::io::Error::other)?;
-    write_atomically(path, &seal(MAGIC, &payload))?;
+    };
+    write_sealed(path, MAGIC, &entry)?;
     prune(dir)
 }
 
@@ -405,14 +420,58 @@ fn decode(bytes: &[u8]) -> Option<Entry> {
     postcard::from_bytes(unseal(MAGIC, bytes)?).ok()
 }
 
-/// `payload` behind a magic number and its CRC-32. The checksum catches a
-/// damaged entry; the content hash is in the entry's name.
-pub(crate) fn seal(magic: &[u8; 8], payload: &[u8]) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(magic.len() + 4 + payload.len());
-    bytes.extend_from_slice(magic);
-    bytes.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    bytes.extend_from_slice(payload);
-    bytes
+/// Writes `value`'s encoding to `path` behind a magic number and its CRC-32,
+/// whole or not at all: readers never see part of it. The checksum catches a
+/// damaged entry; the content hash is in the entry's name. The encoding streams
+/// to the file: a large project is never held twice in memory.
+pub(crate) fn write_sealed(
+    path: &Path,
+    magic: &[u8; 8],
+    value: &impl Serialize,
+) -> std::io::Result<()> {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let unique = WRITES.fetch_add(1, Ordering::Relaxed);
+    let partial = path.with_extension(format!("partial-{}-{unique}", std::process::id()));
+    let written =
+        write_entry(&partial, magic, value).and_then(|()| std::fs::rename(&partial, path));
+    written.inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
+}
+
+fn write_entry(path: &Path, magic: &[u8; 8], value: &impl Serialize) -> std::io::Result<()> {
+    let mut out = Checksummed {
+        file: std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?),
+        crc: crc32fast::Hasher::new(),
+    };
+    out.file.write_all(magic)?;
+    out.file.write_all(&[0; 4])?;
+    let out = postcard::to_io(value, out).map_err(std::io::Error::other)?;
+    let checksum = out.crc.finalize().to_le_bytes();
+    let mut file = out.file.into_inner().map_err(|e| e.into_error())?;
+    file.seek(SeekFrom::Start(magic.len() as u64))?;
+    file.write_all(&checksum)
+}
+
+/// A writer that keeps the CRC-32 of what passes through it.
+struct Checksummed {
+    file: std::io::BufWriter<std::fs::File>,
+    crc: crc32fast::Hasher,
+}
+
+impl Write for Checksummed {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(bytes)?;
+        self.crc.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 /// The payload of sealed `bytes`, unless they are of another layout or damaged.
@@ -420,20 +479,6 @@ pub(crate) fn unseal<'b>(magic: &[u8; 8], bytes: &'b [u8]) -> Option<&'b [u8]> {
     let rest = bytes.strip_prefix(magic)?;
     let (checksum, payload) = rest.split_at_checked(4)?;
     (checksum == crc32fast::hash(payload).to_le_bytes()).then_some(payload)
-}
-
-/// Writes `path` whole or not at all: readers never see part of it.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    static WRITES: AtomicU64 = AtomicU64::new(0);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let unique = WRITES.fetch_add(1, Ordering::Relaxed);
-    let partial = path.with_extension(format!("partial-{}-{unique}", std::process::id()));
-    std::fs::write(&partial, bytes)?;
-    std::fs::rename(&partial, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&partial);
-    })
 }
 
 /// The cached project, when the entry exists, is whole, and every file it

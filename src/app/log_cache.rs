@@ -3,7 +3,7 @@
 //! for the next command. Every use asks the store for its version first, so a
 //! cached snapshot is used only while it is the log's.
 
-use super::cache::{seal, unseal, write_atomically};
+use super::cache::{unseal, write_sealed};
 use crate::metadata::{LogSnapshot, LogVersion, MetadataStore};
 use crate::time::Duration;
 use anyhow::Result;
@@ -105,10 +105,7 @@ fn to_disk(path: &Path, key: &Key, snapshot: &LogSnapshot) {
         key: &'a Key,
         snapshot: &'a LogSnapshot,
     }
-    let Ok(payload) = postcard::to_stdvec(&EntryRef { key, snapshot }) else {
-        return;
-    };
-    if let Err(e) = write_atomically(path, &seal(MAGIC, &payload)) {
+    if let Err(e) = write_sealed(path, MAGIC, &EntryRef { key, snapshot }) {
         tracing::debug!("not caching the log in {}: {e}", path.display());
     }
 }
