@@ -1547,12 +1547,10 @@ fn is_aggregate(function: &Function) -> bool {
         FunctionArguments::List(list) if list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
     );
     function.over.is_none()
-        && (AGGREGATES
-            .split_whitespace()
-            .any(|a| a == function_name(&function.name))
-            || distinct
-            || function.filter.is_some()
-            || !function.within_group.is_empty())
+        && (distinct || function.filter.is_some() || !function.within_group.is_empty() || {
+            let name = function_name(&function.name);
+            AGGREGATES.split_whitespace().any(|a| a == name)
+        })
 }
 
 /// Whether the expression aggregates at this query level (not inside a subquery).
