@@ -148,13 +148,7 @@ fn rebuild_into(
     let built = build(&Fresh { conn, table: fresh });
     let swapped = built.and_then(|()| {
         in_transaction(conn, |conn| {
-            let rows: i64 = conn
-                .query_row(
-                    &format!("SELECT count(*) FROM {}", table_sql(fresh)),
-                    [],
-                    |r| r.get(0),
-                )
-                .map_err(err)?;
+            let rows = row_count(conn, &table_sql(fresh))?;
             conn.execute_batch(&format!(
                 "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {}",
                 table_sql(target),
@@ -162,8 +156,8 @@ fn rebuild_into(
                 quote(&target.table)
             ))
             .map_err(err)?;
-            record_commit(conn, rebuild.run_id, target, rows as u64)?;
-            Ok(rows as u64)
+            record_commit(conn, rebuild.run_id, target, rows)?;
+            Ok(rows)
         })
     });
     if swapped.is_err() {
@@ -309,14 +303,25 @@ fn write_into(
 }
 
 fn write_replace(conn: &Connection, request: &WriteRequest) -> Result<u64> {
+    let target = create_target(conn, "CREATE OR REPLACE TABLE", request)?;
+    row_count(conn, &target)
+}
+
+/// Creates the target from the query's typed rows with `create` (`CREATE
+/// TABLE`, `CREATE OR REPLACE TABLE`); the target as SQL.
+fn create_target(conn: &Connection, create: &str, request: &WriteRequest) -> Result<String> {
     let target = table_sql(request.target);
     conn.execute_batch(&format!(
-        "CREATE OR REPLACE TABLE {target} AS {}",
+        "{create} {target} AS {}",
         typed_select(request.sql, request.columns)
     ))
     .map_err(err)?;
+    Ok(target)
+}
+
+fn row_count(conn: &Connection, table: &str) -> Result<u64> {
     let rows: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM {target}"), [], |r| r.get(0))
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .map_err(err)?;
     Ok(rows as u64)
 }
@@ -336,18 +341,10 @@ fn existing_columns(
 /// An append's first rows, written straight into the new table: no staged copy
 /// to make and move. Its shape and interval are checked before the commit.
 fn create_appended(conn: &Connection, request: &WriteRequest) -> Result<u64> {
-    let target = table_sql(request.target);
-    conn.execute_batch(&format!(
-        "CREATE TABLE {target} AS {}",
-        typed_select(request.sql, request.columns)
-    ))
-    .map_err(err)?;
+    let target = create_target(conn, "CREATE TABLE", request)?;
     output_has(request, &column_types(conn, &target)?)?;
     rows_inside_interval(conn, request, &target)?;
-    let rows: i64 = conn
-        .query_row(&format!("SELECT count(*) FROM {target}"), [], |r| r.get(0))
-        .map_err(err)?;
-    Ok(rows as u64)
+    row_count(conn, &target)
 }
 
 /// The columns the strategy needs are among the query's output `columns`.
