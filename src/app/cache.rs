@@ -443,22 +443,27 @@ pub(crate) fn write_sealed(
 }
 
 fn write_entry(path: &Path, magic: &[u8; 8], value: &impl Serialize) -> std::io::Result<()> {
-    let mut out = Checksummed {
-        file: std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(path)?),
-        crc: crc32fast::Hasher::new(),
-    };
-    out.file.write_all(magic)?;
-    out.file.write_all(&[0; 4])?;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(magic)?;
+    file.write_all(&[0; 4])?;
+    // Buffered before the checksum, so that it runs over large blocks rather
+    // than over each field postcard writes.
+    let out = std::io::BufWriter::with_capacity(
+        1 << 16,
+        Checksummed {
+            file,
+            crc: crc32fast::Hasher::new(),
+        },
+    );
     let out = postcard::to_io(value, out).map_err(std::io::Error::other)?;
-    let checksum = out.crc.finalize().to_le_bytes();
-    let mut file = out.file.into_inner().map_err(|e| e.into_error())?;
+    let Checksummed { mut file, crc } = out.into_inner().map_err(|e| e.into_error())?;
     file.seek(SeekFrom::Start(magic.len() as u64))?;
-    file.write_all(&checksum)
+    file.write_all(&crc.finalize().to_le_bytes())
 }
 
 /// A writer that keeps the CRC-32 of what passes through it.
 struct Checksummed {
-    file: std::io::BufWriter<std::fs::File>,
+    file: std::fs::File,
     crc: crc32fast::Hasher,
 }
 
