@@ -181,10 +181,11 @@ fn validate(s: &Settings, format: Format, dry_run: bool) -> Result<Outcome> {
     };
     let failed = dry_runs.iter().flatten().any(|d| d.error.is_some());
     let stdout = output::validation(&project, dry_runs.as_deref(), format);
-    Ok(Outcome {
-        stdout,
-        code: u8::from(project.has_errors() || failed),
-    })
+    let code = u8::from(project.has_errors() || failed);
+    // The process ends here: its exit frees the parsed definitions at once,
+    // where dropping them one by one costs a large project tens of milliseconds.
+    std::mem::forget(project);
+    Ok(Outcome { stdout, code })
 }
 
 fn dag_command(s: &Settings, format: Format, select: Option<&str>) -> Result<Outcome> {
