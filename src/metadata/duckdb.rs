@@ -742,31 +742,59 @@ mod tests {
         assert_eq!(version, MIGRATIONS.last().unwrap().0);
     }
 
-    /// A run of the random logs below: table, env, action, status,
-    /// fingerprint, and its interval in hours (start, length).
+    /// A run of the random logs below, as generated: table, env, action,
+    /// status, fingerprint, and its interval in hours (start, length).
     type LoggedRun = (u8, bool, u8, bool, bool, u8, u8);
 
-    fn log_of(runs: &[LoggedRun]) -> (tempfile::TempDir, DuckDbMetadata) {
+    /// A generated run, read once for both the store and the expectation.
+    struct Run {
+        table: String,
+        env: &'static str,
+        action: &'static str,
+        status: &'static str,
+        fingerprint: &'static str,
+        start: i64,
+        hours: i64,
+    }
+
+    impl Run {
+        fn of(&(table, prod, action, success, second, start, hours): &LoggedRun) -> Run {
+            Run {
+                table: format!("d.t{}", table % 3),
+                env: if prod { "prod" } else { "dev" },
+                action: ["increment", "increment", "rebuild", "repair", "export"]
+                    [action as usize % 5],
+                status: if success { "success" } else { "failed" },
+                fingerprint: if second { "f2" } else { "f1" },
+                start: i64::from(start % 40),
+                hours: i64::from(hours % 4),
+            }
+        }
+
+        fn counted(&self) -> bool {
+            self.env == "prod" && self.status == "success"
+        }
+    }
+
+    fn log_of(runs: &[Run]) -> (tempfile::TempDir, DuckDbMetadata) {
         let dir = tempfile::tempdir().unwrap();
         let store = DuckDbMetadata::open(&dir.path().join("m.duckdb")).unwrap();
         let conn = store.conn();
-        for &(table, prod, action, success, second, start, hours) in runs {
-            let action =
-                ["increment", "increment", "rebuild", "repair", "export"][action as usize % 5];
+        for run in runs {
             conn.execute(
                 "INSERT INTO runs (table_name, env, action, interval_start, interval_end, status,
                     started_at, finished_at, fingerprint, triggered_by, as_of, rows_written, upstream_runs)
                  VALUES (?, ?, ?, TIMESTAMP '2024-01-01' + to_hours(?), TIMESTAMP '2024-01-01' + to_hours(? + ?),
                     ?, now(), now(), ?, 'test', now(), 1, '[]')",
                 params![
-                    format!("d.t{}", table % 3),
-                    if prod { "prod" } else { "dev" },
-                    action,
-                    start as i64 % 40,
-                    start as i64 % 40,
-                    hours as i64 % 4,
-                    if success { "success" } else { "failed" },
-                    if second { "f2" } else { "f1" },
+                    run.table,
+                    run.env,
+                    run.action,
+                    run.start,
+                    run.start,
+                    run.hours,
+                    run.status,
+                    run.fingerprint,
                 ],
             )
             .unwrap();
@@ -777,24 +805,20 @@ mod tests {
 
     /// What the snapshot's coverage must be: per table and fingerprint, the
     /// union of the successful intervals since the table's last rebuild.
-    fn union_of(runs: &[LoggedRun]) -> BTreeMap<(String, String), IntervalSet> {
+    fn union_of(runs: &[Run]) -> BTreeMap<(String, String), IntervalSet> {
         let hour = |h: i64| {
             crate::time::parse_timestamp("2024-01-01").unwrap() + chrono::Duration::hours(h)
         };
-        let action = |a: u8| a as usize % 5;
-        let counted = |r: &LoggedRun| r.1 && r.3;
         let mut out: BTreeMap<(String, String), IntervalSet> = BTreeMap::new();
         for (i, run) in runs.iter().enumerate() {
             let rebuilt_later = runs[i + 1..]
                 .iter()
-                .any(|r| r.0 % 3 == run.0 % 3 && counted(r) && action(r.2) == 2);
-            if !counted(run) || action(run.2) == 4 || rebuilt_later {
+                .any(|r| r.table == run.table && r.counted() && r.action == "rebuild");
+            if !run.counted() || run.action == "export" || rebuilt_later {
                 continue;
             }
-            let start = run.5 as i64 % 40;
-            if let Some(interval) = Interval::new(hour(start), hour(start + run.6 as i64 % 4)) {
-                let fingerprint = if run.4 { "f2" } else { "f1" };
-                out.entry((format!("d.t{}", run.0 % 3), fingerprint.to_string()))
+            if let Some(interval) = Interval::new(hour(run.start), hour(run.start + run.hours)) {
+                out.entry((run.table.clone(), run.fingerprint.to_string()))
                     .or_default()
                     .insert(interval);
             }
@@ -810,6 +834,7 @@ mod tests {
         fn coverage_is_the_union_of_the_successful_intervals_since_the_last_rebuild(
             runs in proptest::collection::vec(proptest::prelude::any::<LoggedRun>(), 0..40)
         ) {
+            let runs: Vec<Run> = runs.iter().map(Run::of).collect();
             let (_dir, store) = log_of(&runs);
             let snapshot = store.snapshot("prod", crate::time::Duration::from_seconds(0)).unwrap();
             let found: BTreeMap<(String, String), IntervalSet> = snapshot
