@@ -210,7 +210,7 @@ pub fn column_diagnostics(
         let produced: Vec<&str> = lineage.columns.iter().map(|c| c.name.as_str()).collect();
         let text = project.files.text(&table.file).unwrap_or_default();
         let reader = Reader::new(&table.file, text);
-        let columns_key = reader.key_span(reader.whole(), "columns");
+        let mut columns_key = None;
         for declared in &table.columns {
             if produced
                 .iter()
@@ -218,6 +218,8 @@ pub fn column_diagnostics(
             {
                 continue;
             }
+            let columns_key =
+                columns_key.get_or_insert_with(|| reader.key_span(reader.whole(), "columns"));
             let at = text[columns_key.start..]
                 .find(declared.name.as_str())
                 .map_or(columns_key.start, |i| columns_key.start + i);
@@ -251,7 +253,9 @@ pub fn column_diagnostics(
                 Diagnostic::warning(
                     "column-not-declared",
                     &table.file,
-                    columns_key.clone(),
+                    columns_key
+                        .get_or_insert_with(|| reader.key_span(reader.whole(), "columns"))
+                        .clone(),
                     format!(
                         "`{}` produces column `{name}`, which `columns:` does not declare",
                         table.name

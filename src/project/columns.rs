@@ -1525,21 +1525,75 @@ fn is_count_star(function: &Function) -> bool {
     let FunctionArguments::List(list) = &function.args else {
         return false;
     };
-    function_name(&function.name) == "count"
+    function_is(&function.name, "count")
         && matches!(
             list.args.as_slice(),
             [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)]
         )
 }
 
-const AGGREGATES: &str = "\
-    any_value approx_count_distinct approx_quantile approx_top_count approx_top_sum \
-    arbitrary arg_max arg_min argmax argmin array_agg array_concat_agg avg bit_and \
-    bit_or bit_xor bool_and bool_or corr count count_if countif covar_pop covar_samp \
-    every favg first fsum geomean group_concat histogram kurtosis last list listagg \
-    logical_and logical_or max max_by mean median min min_by mode percentile_cont \
-    percentile_disc product quantile quantile_cont quantile_disc skewness stddev \
-    stddev_pop stddev_samp string_agg sum var_pop var_samp variance";
+/// Sorted, for a binary search.
+const AGGREGATES: [&str; 59] = [
+    "any_value",
+    "approx_count_distinct",
+    "approx_quantile",
+    "approx_top_count",
+    "approx_top_sum",
+    "arbitrary",
+    "arg_max",
+    "arg_min",
+    "argmax",
+    "argmin",
+    "array_agg",
+    "array_concat_agg",
+    "avg",
+    "bit_and",
+    "bit_or",
+    "bit_xor",
+    "bool_and",
+    "bool_or",
+    "corr",
+    "count",
+    "count_if",
+    "countif",
+    "covar_pop",
+    "covar_samp",
+    "every",
+    "favg",
+    "first",
+    "fsum",
+    "geomean",
+    "group_concat",
+    "histogram",
+    "kurtosis",
+    "last",
+    "list",
+    "listagg",
+    "logical_and",
+    "logical_or",
+    "max",
+    "max_by",
+    "mean",
+    "median",
+    "min",
+    "min_by",
+    "mode",
+    "percentile_cont",
+    "percentile_disc",
+    "product",
+    "quantile",
+    "quantile_cont",
+    "quantile_disc",
+    "skewness",
+    "stddev",
+    "stddev_pop",
+    "stddev_samp",
+    "string_agg",
+    "sum",
+    "var_pop",
+    "var_samp",
+    "variance",
+];
 
 fn is_aggregate(function: &Function) -> bool {
     let distinct = matches!(
@@ -1547,10 +1601,40 @@ fn is_aggregate(function: &Function) -> bool {
         FunctionArguments::List(list) if list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
     );
     function.over.is_none()
-        && (distinct || function.filter.is_some() || !function.within_group.is_empty() || {
-            let name = function_name(&function.name);
-            AGGREGATES.split_whitespace().any(|a| a == name)
-        })
+        && (distinct
+            || function.filter.is_some()
+            || !function.within_group.is_empty()
+            || single_part(&function.name).is_some_and(|name| {
+                let lowercase = |b: u8| b.to_ascii_lowercase();
+                if name.is_ascii() {
+                    AGGREGATES
+                        .binary_search_by(|a| a.bytes().cmp(name.bytes().map(lowercase)))
+                        .is_ok()
+                } else {
+                    AGGREGATES.contains(&name.to_lowercase().as_str())
+                }
+            }))
+}
+
+/// Whether [`function_name`] of `name` is `lowercase`, without building it:
+/// this runs for every function call in every expression.
+fn function_is(name: &ObjectName, lowercase: &str) -> bool {
+    single_part(name).is_some_and(|value| {
+        if value.is_ascii() {
+            value.eq_ignore_ascii_case(lowercase)
+        } else {
+            value.to_lowercase() == lowercase
+        }
+    })
+}
+
+/// The one part of a function's name, as written.
+fn single_part(name: &ObjectName) -> Option<&str> {
+    match name.0.as_slice() {
+        [ObjectNamePart::Identifier(ident)] => Some(&ident.value),
+        [ObjectNamePart::Function(function)] => Some(&function.name.value),
+        _ => None,
+    }
 }
 
 /// Whether the expression aggregates at this query level (not inside a subquery).
@@ -1638,6 +1722,59 @@ impl Visitor for Children {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_are_sorted_for_their_binary_search() {
+        assert!(AGGREGATES.is_sorted());
+        let sum = Function {
+            name: ObjectName::from(vec![Ident::new("SUM")]),
+            ..count_star()
+        };
+        assert!(is_aggregate(&sum));
+        let upper = Function {
+            name: ObjectName::from(vec![Ident::new("UPPER")]),
+            ..count_star()
+        };
+        assert!(!is_aggregate(&upper));
+    }
+
+    fn count_star() -> Function {
+        let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::DuckDbDialect {})
+            .try_with_sql("count(*)")
+            .unwrap()
+            .parse_expr()
+            .unwrap();
+        let Expr::Function(function) = expr else {
+            panic!("count(*) is a call")
+        };
+        function
+    }
+
+    #[test]
+    fn function_is_agrees_with_function_name() {
+        for (sql, name) in [
+            ("SUM(x)", "sum"),
+            ("Count(*)", "count"),
+            ("main.sum(x)", "sum"),
+            ("\"Sum\"(x)", "sum"),
+            ("ÄVG(x)", "ävg"),
+            ("f(x)", "sum"),
+        ] {
+            let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::DuckDbDialect {})
+                .try_with_sql(sql)
+                .unwrap()
+                .parse_expr()
+                .unwrap();
+            let Expr::Function(function) = expr else {
+                panic!("{sql} is a call")
+            };
+            assert_eq!(
+                function_is(&function.name, name),
+                function_name(&function.name) == name,
+                "{sql}"
+            );
+        }
+    }
 
     fn declared_columns(table: &str) -> Option<Vec<String>> {
         let columns: &[&str] = match table {

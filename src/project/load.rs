@@ -1327,10 +1327,9 @@ fn parse_tests(
 
 /// Checks may only name declared columns (when the table declares any).
 fn check_columns_exist(r: &mut Reader, columns: &[Column], checks: &[Check]) {
-    if columns.is_empty() {
+    if columns.is_empty() || checks.is_empty() {
         return;
     }
-    let span = r.key_span(r.whole(), "checks");
     for (check, name) in checks.iter().zip(crate::project::checks::names(checks)) {
         for c in check.columns() {
             if !columns.iter().any(|d| d.name == c) {
@@ -1339,9 +1338,10 @@ fn check_columns_exist(r: &mut Reader, columns: &[Column], checks: &[Check]) {
                     || format!("declared columns: {}", names.join(", ")),
                     |s| format!("did you mean `{s}`?"),
                 );
+                let span = r.key_span(r.whole(), "checks");
                 r.error(
                     "unknown-check-column",
-                    span.clone(),
+                    span,
                     format!("check {} names `{c}`, which is not a declared column", name),
                     Some(help),
                 );

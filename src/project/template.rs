@@ -2,6 +2,7 @@
 
 use super::refs::SqlDialect;
 use crate::time::{Interval, Timestamp};
+use chrono::{Datelike, Timelike};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use std::collections::BTreeMap;
 
@@ -73,6 +74,9 @@ impl Renderer {
     }
 
     pub fn render(&self, template: &str, ctx: &RenderContext) -> Result<String, TemplateError> {
+        if !has_template_syntax(template) {
+            return Ok(template.to_owned());
+        }
         let context = minijinja::context! {
             start => timestamp_literal(ctx.input.start(), self.dialect),
             end => timestamp_literal(ctx.input.end(), self.dialect),
@@ -131,6 +135,13 @@ impl Renderer {
     }
 }
 
+/// Whether `template` opens a tag (`{{`, `{%` or `{#`). Text without one
+/// renders to itself, so most SQL needs no compiling.
+fn has_template_syntax(template: &str) -> bool {
+    let bytes = template.as_bytes();
+    memchr::memchr_iter(b'{', bytes).any(|i| matches!(bytes.get(i + 1), Some(b'{' | b'%' | b'#')))
+}
+
 /// The name an expression starts with: `no_such` in `no_such.field | upper`.
 fn leading_name(expression: &str) -> Option<&str> {
     let expression = expression.trim_start_matches(['{', '-', ' ']).trim_start();
@@ -142,11 +153,25 @@ fn leading_name(expression: &str) -> Option<&str> {
 }
 
 pub fn timestamp_literal(t: Timestamp, _dialect: SqlDialect) -> String {
-    format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"))
+    if !(0..=9999).contains(&t.year()) {
+        return format!("TIMESTAMP '{}'", t.format("%Y-%m-%d %H:%M:%S"));
+    }
+    format!(
+        "TIMESTAMP '{:04}-{:02}-{:02} {:02}:{:02}:{:02}'",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 pub fn date_literal(t: Timestamp) -> String {
-    format!("DATE '{}'", t.format("%Y-%m-%d"))
+    if !(0..=9999).contains(&t.year()) {
+        return format!("DATE '{}'", t.format("%Y-%m-%d"));
+    }
+    format!("DATE '{:04}-{:02}-{:02}'", t.year(), t.month(), t.day())
 }
 
 /// Maps a byte offset in rendered SQL back to the template, line by line: literal
@@ -248,6 +273,56 @@ mod tests {
             sql,
             "WHERE ts >= TIMESTAMP '2024-01-02 00:00:00' AND ts < TIMESTAMP '2024-01-03 00:00:00' AND n > 5 -- core.t"
         );
+    }
+
+    #[test]
+    fn text_without_tags_renders_as_minijinja_renders_it() {
+        let r = renderer();
+        for text in [
+            "",
+            "SELECT 1",
+            "SELECT 1\n",
+            "SELECT 1\n\n",
+            "SELECT 1\r\n",
+            "SELECT '{' || '}' AS braces, '}}' AS close, '%}' AS tag\n",
+            "SELECT map {'a': 1} AS m, { 'b': 2 } AS n\n",
+            "  -- a comment with { and } and {}\n  SELECT x FROM t\n",
+        ] {
+            assert!(!has_template_syntax(text), "{text:?}");
+            let compiled = r.env.render_str(text, minijinja::context! {}).unwrap();
+            assert_eq!(
+                r.render(text, &day_context()).unwrap(),
+                compiled,
+                "{text:?}"
+            );
+        }
+        for text in [
+            "{{ this }}",
+            "a {% if true %}b{% endif %}",
+            "{# c #}",
+            "x{{",
+        ] {
+            assert!(has_template_syntax(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn literals_are_spelled_as_strftime_spells_them() {
+        for text in [
+            "2024-01-02T03:04:05Z",
+            "1999-12-31T23:59:59Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let t = parse_timestamp(text).unwrap();
+            let day = t.format("%Y-%m-%d");
+            let time = t.format("%H:%M:%S");
+            assert_eq!(
+                timestamp_literal(t, SqlDialect::DuckDb),
+                format!("TIMESTAMP '{day} {time}'")
+            );
+            assert_eq!(date_literal(t), format!("DATE '{day}'"));
+        }
     }
 
     #[test]
