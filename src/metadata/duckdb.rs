@@ -371,23 +371,27 @@ impl MetadataStore for DuckDbMetadata {
                     .insert(interval);
             }
         }
+        // Each table's latest attempt, success and export are found by one grouped
+        // pass over the log and read by run id, which is cheaper than ranking it.
         let mut latest = conn
             .prepare(
-                "SELECT table_name, run_id, action, status, epoch_us(interval_start), epoch_us(interval_end), fingerprint, error,
-                        epoch_us(finished_at), epoch_us(read_watermark), kind, column_fingerprints
-                 FROM (
-                    SELECT *, 0 AS kind FROM runs WHERE env = ? AND action NOT IN ('export', 'pause', 'resume')
-                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
-                    UNION ALL
-                    SELECT *, 1 FROM runs WHERE env = ? AND status = 'success' AND action NOT IN ('export', 'pause', 'resume')
-                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1
-                    UNION ALL
-                    SELECT *, 2 FROM runs WHERE env = ? AND action = 'export'
-                      QUALIFY row_number() OVER (PARTITION BY table_name ORDER BY run_id DESC) = 1)",
+                "WITH latest AS (
+                    SELECT max(run_id) FILTER (WHERE action NOT IN ('export', 'pause', 'resume')) AS attempt,
+                           max(run_id) FILTER (WHERE status = 'success' AND action NOT IN ('export', 'pause', 'resume')) AS success,
+                           max(run_id) FILTER (WHERE action = 'export') AS export
+                    FROM runs WHERE env = ? GROUP BY table_name)
+                 SELECT r.table_name, r.run_id, r.action, r.status, epoch_us(r.interval_start), epoch_us(r.interval_end),
+                        r.fingerprint, r.error, epoch_us(r.finished_at), epoch_us(r.read_watermark), w.kind, r.column_fingerprints
+                 FROM runs AS r JOIN (
+                    SELECT attempt AS run_id, 0 AS kind FROM latest WHERE attempt IS NOT NULL
+                    UNION ALL SELECT success, 1 FROM latest WHERE success IS NOT NULL
+                    UNION ALL SELECT export, 2 FROM latest WHERE export IS NOT NULL
+                 ) AS w ON r.run_id = w.run_id
+                 WHERE r.env = ?",
             )
             .map_err(backend)?;
         let rows = latest
-            .query_map([env, env, env], |r| {
+            .query_map([env, env], |r| {
                 let attempt = Attempt {
                     run_id: r.get(1)?,
                     action: r.get(2)?,
