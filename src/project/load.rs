@@ -387,15 +387,31 @@ pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) 
 }
 
 /// Every definition below `dir`, in path order: each folder is read sorted,
-/// which is cheaper than sorting the paths afterwards.
+/// which is cheaper than sorting the paths afterwards, and the folders at the
+/// top are walked in parallel.
 fn definition_files(dir: &Path) -> Vec<PathBuf> {
-    walkdir::WalkDir::new(dir)
+    let top: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
+        .min_depth(1)
+        .max_depth(1)
         .into_iter()
         .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(walkdir::DirEntry::into_path)
-        .filter(|p| is_definition(p))
+        .collect();
+    top.par_iter()
+        .flat_map_iter(|entry| {
+            let below = entry.file_type().is_dir().then(|| {
+                walkdir::WalkDir::new(entry.path())
+                    .sort_by_file_name()
+                    .min_depth(1)
+                    .into_iter()
+                    .filter_map(Result::ok)
+            });
+            std::iter::once(entry.clone())
+                .chain(below.into_iter().flatten())
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| is_definition(p))
+        })
         .collect()
 }
 
@@ -1844,94 +1860,132 @@ fn settings(table: &Table) -> Vec<(&'static str, String)> {
 /// definition by the dialect's rules, or reported when there is none.
 fn index_and_check_names(project: &mut Project) {
     let dialect = project.config.dialect;
-    let mut first_seen: HashMap<String, PathBuf> = HashMap::new();
-    let mut keep = Vec::with_capacity(project.nodes.len());
-    for node in std::mem::take(&mut project.nodes) {
+    let nodes = std::mem::take(&mut project.nodes);
+    let mut keys = foldhash::HashMap::with_capacity_and_hasher(nodes.len(), Default::default());
+    let mut keep: Vec<Node> = Vec::with_capacity(nodes.len());
+    for node in nodes {
         let key = dialect.definition_key(node.name().as_str()).into_owned();
-        if let Some(first) = first_seen.get(&key) {
-            let text = project.files.text(node.file()).unwrap_or_default();
-            let span = Reader::new(node.file(), text).value_span(
-                Scope {
-                    start: 0,
-                    end: text.len(),
-                },
-                "name",
-            );
-            let first = diagnostic::display_path(first, &project.root);
-            project.diagnostics.push(
-                Diagnostic::error(
-                    "duplicate-name",
-                    node.file(),
-                    span,
-                    format!("`{}` is already defined in {first}", node.name()),
-                )
-                .for_table(node.name().as_str())
-                .with_help("every source and table needs a unique name; rename one of them"),
-            );
-            continue;
-        }
-        first_seen.insert(key, node.file().clone());
-        keep.push(node);
-    }
-    project.nodes = keep;
-    project.index_names();
-    let known: Vec<&str> = project.nodes.iter().map(|n| n.name().as_str()).collect();
-    let mut problems = Vec::new();
-    let mut resolved = Vec::new();
-    for (position, node) in project.nodes.iter().enumerate() {
-        let Node::Table(table) = node else { continue };
-        let mut upstreams = BTreeSet::new();
-        let mut offsets = Vec::new();
-        for upstream in &table.upstreams {
-            let offset = table
-                .reference_offsets
-                .iter()
-                .find(|(name, _)| name == upstream)
-                .map(|(_, at)| *at);
-            let key = match offset {
-                Some(_) => dialect.reference_key(upstream.as_str()),
-                None => dialect.definition_key(upstream.as_str()),
-            };
-            match project.keys.get(&*key) {
-                Some(&i) => {
-                    let name = project.nodes[i].name().clone();
-                    offsets.extend(offset.map(|at| (name.clone(), at)));
-                    upstreams.insert(name);
-                }
-                None => {
-                    let location = reference_location(project, table, upstream);
-                    problems.push(unknown_reference(
-                        table, upstream, location, &known, dialect,
-                    ));
-                }
+        match keys.entry(key) {
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                entry.insert(keep.len());
+                keep.push(node);
+            }
+            std::collections::hash_map::Entry::Occupied(entry) => {
+                let first = keep[*entry.get()].file();
+                project
+                    .diagnostics
+                    .push(duplicate_name(project, &node, first));
             }
         }
-        let any_freshness = table
-            .any_freshness
-            .iter()
-            .map(|name| {
-                let key = dialect.definition_key(name.as_str());
-                project
-                    .keys
-                    .get(&*key)
-                    .map_or_else(|| name.clone(), |&i| project.nodes[i].name().clone())
-            })
-            .collect();
-        resolved.push((
-            position,
-            upstreams.into_iter().collect(),
-            offsets,
-            any_freshness,
-        ));
     }
-    for (position, upstreams, offsets, any_freshness) in resolved {
+    project.index = keep
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.name().clone(), i))
+        .collect();
+    project.keys = keys;
+    project.nodes = keep;
+    let project_ref = &*project;
+    let known: Vec<&str> = project_ref
+        .nodes
+        .iter()
+        .map(|n| n.name().as_str())
+        .collect();
+    let resolved: Vec<(usize, Resolved, Vec<Diagnostic>)> = project_ref
+        .nodes
+        .par_iter()
+        .enumerate()
+        .filter_map(|(position, node)| {
+            let table = node.as_table()?;
+            let (resolved, problems) = resolve_upstreams(project_ref, table, &known);
+            Some((position, resolved, problems))
+        })
+        .collect();
+    for (position, resolved, problems) in resolved {
         if let Node::Table(table) = &mut project.nodes[position] {
-            table.upstreams = upstreams;
-            table.reference_offsets = offsets;
-            table.any_freshness = any_freshness;
+            table.upstreams = resolved.upstreams;
+            table.reference_offsets = resolved.offsets;
+            table.any_freshness = resolved.any_freshness;
+        }
+        project.diagnostics.extend(problems);
+    }
+}
+
+fn duplicate_name(project: &Project, node: &Node, first: &Path) -> Diagnostic {
+    let text = project.files.text(node.file()).unwrap_or_default();
+    let span = Reader::new(node.file(), text).value_span(
+        Scope {
+            start: 0,
+            end: text.len(),
+        },
+        "name",
+    );
+    let first = diagnostic::display_path(first, &project.root);
+    Diagnostic::error(
+        "duplicate-name",
+        node.file(),
+        span,
+        format!("`{}` is already defined in {first}", node.name()),
+    )
+    .for_table(node.name().as_str())
+    .with_help("every source and table needs a unique name; rename one of them")
+}
+
+/// A table's upstreams and `any` freshness names, in their defined spellings.
+struct Resolved {
+    upstreams: Vec<TableName>,
+    offsets: Vec<(TableName, usize)>,
+    any_freshness: BTreeSet<TableName>,
+}
+
+fn resolve_upstreams(
+    project: &Project,
+    table: &Table,
+    known: &[&str],
+) -> (Resolved, Vec<Diagnostic>) {
+    let dialect = project.config.dialect;
+    let mut upstreams = BTreeSet::new();
+    let mut offsets = Vec::new();
+    let mut problems = Vec::new();
+    for upstream in &table.upstreams {
+        let offset = table
+            .reference_offsets
+            .iter()
+            .find(|(name, _)| name == upstream)
+            .map(|(_, at)| *at);
+        let key = match offset {
+            Some(_) => dialect.reference_key(upstream.as_str()),
+            None => dialect.definition_key(upstream.as_str()),
+        };
+        match project.keys.get(&*key) {
+            Some(&i) => {
+                let name = project.nodes[i].name().clone();
+                offsets.extend(offset.map(|at| (name.clone(), at)));
+                upstreams.insert(name);
+            }
+            None => {
+                let location = reference_location(project, table, upstream);
+                problems.push(unknown_reference(table, upstream, location, known, dialect));
+            }
         }
     }
-    project.diagnostics.extend(problems);
+    let any_freshness = table
+        .any_freshness
+        .iter()
+        .map(|name| {
+            let key = dialect.definition_key(name.as_str());
+            project
+                .keys
+                .get(&*key)
+                .map_or_else(|| name.clone(), |&i| project.nodes[i].name().clone())
+        })
+        .collect();
+    let resolved = Resolved {
+        upstreams: upstreams.into_iter().collect(),
+        offsets,
+        any_freshness,
+    };
+    (resolved, problems)
 }
 
 fn unknown_reference(
@@ -2000,4 +2054,45 @@ pub(crate) fn reference_location(
         "checks"
     };
     (table.file.clone(), reader.value_span(reader.whole(), key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parallel listing returns what one sorted walk returns, in its order.
+    #[test]
+    fn definitions_are_listed_in_walk_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let tables = dir.path().join("tables");
+        for file in [
+            "a.yml",
+            "b/x.yml",
+            "b/c/y.yaml",
+            "b/c/notes.txt",
+            "b/z.yml",
+            "ba.yml",
+            "c.yaml",
+            "d.txt",
+            ".yml",
+            "e/f/g/h.yml",
+            "e/a.yml",
+        ] {
+            let path = tables.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "name: a.b\n").unwrap();
+        }
+        std::fs::create_dir_all(tables.join("empty")).unwrap();
+        let walked: Vec<PathBuf> = walkdir::WalkDir::new(&tables)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file())
+            .map(walkdir::DirEntry::into_path)
+            .filter(|p| is_definition(p))
+            .collect();
+        assert_eq!(walked.len(), 8);
+        assert_eq!(definition_files(&tables), walked);
+        assert!(definition_files(&dir.path().join("missing")).is_empty());
+    }
 }
