@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 /// only the other tables are parsed again. Table names in the result are the
 /// defined spellings.
 pub fn all_columns(project: &Project) -> HashMap<TableName, ColumnLineage> {
-    let mut done: HashMap<TableName, ColumnLineage> = HashMap::new();
+    let mut done: HashMap<TableName, ColumnLineage> = HashMap::with_capacity(project.nodes.len());
     for level in levels(project) {
         let analysed: Vec<(TableName, ColumnLineage)> = level
             .par_iter()
