@@ -386,9 +386,11 @@ pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) 
     project
 }
 
-/// Every definition below `dir`, in path order: each folder is read sorted,
-/// which is cheaper than sorting the paths afterwards, and the folders at the
-/// top are walked in parallel.
+/// Every definition below `dir`, in the order of a walk that reads each
+/// folder sorted by name. The folders at the top are walked in parallel, and
+/// each is sorted once: by its paths' bytes with `/` lowest, which is that
+/// order, and cheaper than having the walk compare file names it must first
+/// split off each path.
 fn definition_files(dir: &Path) -> Vec<PathBuf> {
     let top: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
         .sort_by_file_name()
@@ -399,19 +401,33 @@ fn definition_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     top.par_iter()
         .flat_map_iter(|entry| {
-            let below = entry.file_type().is_dir().then(|| {
+            let mut below: Vec<PathBuf> = if entry.file_type().is_dir() {
                 walkdir::WalkDir::new(entry.path())
-                    .sort_by_file_name()
                     .min_depth(1)
                     .into_iter()
                     .filter_map(Result::ok)
-            });
-            std::iter::once(entry.clone())
-                .chain(below.into_iter().flatten())
-                .filter(|e| e.file_type().is_file())
-                .map(walkdir::DirEntry::into_path)
-                .filter(|p| is_definition(p))
+                    .filter(|e| e.file_type().is_file())
+                    .map(walkdir::DirEntry::into_path)
+                    .filter(|p| is_definition(p))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            below.sort_by_cached_key(|path| walk_order(path));
+            let file = (entry.file_type().is_file() && is_definition(entry.path()))
+                .then(|| entry.path().to_path_buf());
+            file.into_iter().chain(below)
         })
+        .collect()
+}
+
+/// A path's bytes with every separator lowest, so that a folder's contents
+/// sort before a sibling whose name extends the folder's (`b/x` before `b.yml`).
+fn walk_order(path: &Path) -> Vec<u8> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    bytes
+        .iter()
+        .map(|&b| if b == b'/' { 0 } else { b })
         .collect()
 }
 
@@ -2077,6 +2093,9 @@ mod tests {
             ".yml",
             "e/f/g/h.yml",
             "e/a.yml",
+            "e/f.yml",
+            "e/f-1/a.yml",
+            "e/f/a.yml",
         ] {
             let path = tables.join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -2091,7 +2110,7 @@ mod tests {
             .map(walkdir::DirEntry::into_path)
             .filter(|p| is_definition(p))
             .collect();
-        assert_eq!(walked.len(), 8);
+        assert_eq!(walked.len(), 11);
         assert_eq!(definition_files(&tables), walked);
         assert!(definition_files(&dir.path().join("missing")).is_empty());
     }
