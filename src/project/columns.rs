@@ -1605,27 +1605,28 @@ fn is_aggregate(function: &Function) -> bool {
             || function.filter.is_some()
             || !function.within_group.is_empty()
             || single_part(&function.name).is_some_and(|name| {
-                let lowercase = |b: u8| b.to_ascii_lowercase();
-                if name.is_ascii() {
-                    AGGREGATES
-                        .binary_search_by(|a| a.bytes().cmp(name.bytes().map(lowercase)))
-                        .is_ok()
-                } else {
-                    AGGREGATES.contains(&name.to_lowercase().as_str())
-                }
+                AGGREGATES
+                    .binary_search_by(|a| cmp_lowercased(a, name))
+                    .is_ok()
             }))
 }
 
 /// Whether [`function_name`] of `name` is `lowercase`, without building it:
 /// this runs for every function call in every expression.
 fn function_is(name: &ObjectName, lowercase: &str) -> bool {
-    single_part(name).is_some_and(|value| {
-        if value.is_ascii() {
-            value.eq_ignore_ascii_case(lowercase)
-        } else {
-            value.to_lowercase() == lowercase
-        }
-    })
+    single_part(name).is_some_and(|value| cmp_lowercased(lowercase, value).is_eq())
+}
+
+/// How `lowercase` compares with `name` lowercased, without lowercasing an
+/// ASCII name into a new string.
+fn cmp_lowercased(lowercase: &str, name: &str) -> std::cmp::Ordering {
+    if name.is_ascii() {
+        lowercase
+            .bytes()
+            .cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
+    } else {
+        lowercase.cmp(name.to_lowercase().as_str())
+    }
 }
 
 /// The one part of a function's name, as written.
