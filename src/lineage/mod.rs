@@ -210,7 +210,12 @@ pub fn column_diagnostics(
         let produced: Vec<&str> = lineage.columns.iter().map(|c| c.name.as_str()).collect();
         let text = project.files.text(&table.file).unwrap_or_default();
         let reader = Reader::new(&table.file, text);
-        let mut columns_key = None;
+        let columns_key = std::cell::OnceCell::new();
+        let columns_key = || {
+            columns_key
+                .get_or_init(|| reader.key_span(reader.whole(), "columns"))
+                .clone()
+        };
         for declared in &table.columns {
             if produced
                 .iter()
@@ -218,8 +223,7 @@ pub fn column_diagnostics(
             {
                 continue;
             }
-            let columns_key =
-                columns_key.get_or_insert_with(|| reader.key_span(reader.whole(), "columns"));
+            let columns_key = columns_key();
             let at = text[columns_key.start..]
                 .find(declared.name.as_str())
                 .map_or(columns_key.start, |i| columns_key.start + i);
@@ -253,9 +257,7 @@ pub fn column_diagnostics(
                 Diagnostic::warning(
                     "column-not-declared",
                     &table.file,
-                    columns_key
-                        .get_or_insert_with(|| reader.key_span(reader.whole(), "columns"))
-                        .clone(),
+                    columns_key(),
                     format!(
                         "`{}` produces column `{name}`, which `columns:` does not declare",
                         table.name
