@@ -118,18 +118,22 @@ impl Project {
 
     fn index_names(&mut self) {
         let dialect = self.config.dialect;
-        self.index = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.name().clone(), i))
-            .collect();
+        self.index = self.names_index();
         self.keys = self
             .nodes
             .iter()
             .enumerate()
             .map(|(i, n)| (dialect.definition_key(n.name().as_str()).into_owned(), i))
             .collect();
+    }
+
+    /// Each node's position by its name as defined.
+    fn names_index(&self) -> foldhash::HashMap<TableName, usize> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name().clone(), i))
+            .collect()
     }
 
     /// The node of `name`: spelled as defined, or as the dialect would match
@@ -401,22 +405,17 @@ fn definition_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     top.par_iter()
         .flat_map_iter(|entry| {
-            let mut below: Vec<PathBuf> = if entry.file_type().is_dir() {
-                walkdir::WalkDir::new(entry.path())
-                    .min_depth(1)
-                    .into_iter()
-                    .filter_map(Result::ok)
-                    .filter(|e| e.file_type().is_file())
-                    .map(walkdir::DirEntry::into_path)
-                    .filter(|p| is_definition(p))
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            below.sort_by_cached_key(|path| walk_order(path));
-            let file = (entry.file_type().is_file() && is_definition(entry.path()))
-                .then(|| entry.path().to_path_buf());
-            file.into_iter().chain(below)
+            // Not through a link at the top, as the walk of `dir` would not.
+            let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(entry.path())
+                .follow_root_links(false)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_file())
+                .map(walkdir::DirEntry::into_path)
+                .filter(|p| is_definition(p))
+                .collect();
+            paths.sort_by_cached_key(|path| walk_order(path));
+            paths
         })
         .collect()
 }
@@ -1894,13 +1893,9 @@ fn index_and_check_names(project: &mut Project) {
             }
         }
     }
-    project.index = keep
-        .iter()
-        .enumerate()
-        .map(|(i, n)| (n.name().clone(), i))
-        .collect();
-    project.keys = keys;
     project.nodes = keep;
+    project.index = project.names_index();
+    project.keys = keys;
     let project_ref = &*project;
     let known: Vec<&str> = project_ref
         .nodes
@@ -2102,6 +2097,8 @@ mod tests {
             std::fs::write(path, "name: a.b\n").unwrap();
         }
         std::fs::create_dir_all(tables.join("empty")).unwrap();
+        std::os::unix::fs::symlink(tables.join("b"), tables.join("linked")).unwrap();
+        std::os::unix::fs::symlink(tables.join("a.yml"), tables.join("linked.yml")).unwrap();
         let walked: Vec<PathBuf> = walkdir::WalkDir::new(&tables)
             .sort_by_file_name()
             .into_iter()
