@@ -396,17 +396,18 @@ pub fn load_with(root: &Path, source: &dyn FileSource, columns: ColumnAnalysis) 
 /// order, and cheaper than having the walk compare file names it must first
 /// split off each path.
 fn definition_files(dir: &Path) -> Vec<PathBuf> {
-    let top: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(dir)
-        .sort_by_file_name()
-        .min_depth(1)
-        .max_depth(1)
+    // Read directly: a sorted walk limited to the top level would still read
+    // and sort every folder it meets there.
+    let mut top: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
-        .filter_map(Result::ok)
+        .flatten()
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
         .collect();
+    top.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
     top.par_iter()
         .flat_map_iter(|entry| {
             // Not through a link at the top, as the walk of `dir` would not.
-            let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(entry.path())
+            let mut paths: Vec<PathBuf> = walkdir::WalkDir::new(entry)
                 .follow_root_links(false)
                 .into_iter()
                 .filter_map(Result::ok)
