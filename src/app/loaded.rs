@@ -5,7 +5,7 @@ use super::{cache, open_metadata, Settings, Stores};
 use crate::dag::Dag;
 use crate::git;
 use crate::project::load::{self, ColumnAnalysis};
-use crate::project::{self, Project, TableName};
+use crate::project::{self, Node, Project, TableName};
 use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeSet;
 
@@ -84,7 +84,8 @@ pub fn load(settings: &Settings, columns: ColumnAnalysis) -> Result<Loaded> {
 
 /// The project's DAG, and the problems only the whole project shows: cycles,
 /// policies exposed through column lineage, and `columns:` that disagree with
-/// the SQL (when `columns` is `Always`).
+/// the SQL (when `columns` is `Always`, whose result is these problems: the
+/// tables keep no lineage then, and a cached load is that much smaller).
 pub fn with_dag(
     mut project: Project,
     git_commit: Option<String>,
@@ -98,13 +99,22 @@ pub fn with_dag(
         let lineages = crate::lineage::all_columns(&project);
         let exposed = crate::governance::check(&project, &dag, &lineages);
         project.diagnostics.extend(exposed);
+        let mut kept = Vec::new();
         if columns == ColumnAnalysis::Always {
             let mismatches = crate::lineage::column_diagnostics(&project, &lineages);
             project.diagnostics.extend(mismatches);
+            kept = project
+                .nodes
+                .iter_mut()
+                .filter_map(|node| match node {
+                    Node::Table(table) => table.lineage.take(),
+                    Node::Source(_) => None,
+                })
+                .collect();
         }
         // Freeing every table's lineage is a walk over thousands of small
         // allocations; nothing waits for it.
-        std::thread::spawn(move || drop(lineages));
+        std::thread::spawn(move || drop((lineages, kept)));
     }
     project::diagnostic::sort(&mut project.diagnostics);
     Loaded {
