@@ -170,6 +170,7 @@ pub fn plan(input: &PlanInput) -> Plan {
         now: Some(input.now),
         ..Plan::default()
     };
+    out.nodes.reserve(input.dag.order().len());
     let mut rewritten: HashMap<TableName, Rewritten> = HashMap::new();
     let empty = TableLog::default();
     for name in input.dag.order() {
