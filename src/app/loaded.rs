@@ -99,22 +99,23 @@ pub fn with_dag(
         let lineages = crate::lineage::all_columns(&project);
         let exposed = crate::governance::check(&project, &dag, &lineages);
         project.diagnostics.extend(exposed);
-        let mut kept = Vec::new();
-        if columns == ColumnAnalysis::Always {
+        let taken: Vec<_> = if columns == ColumnAnalysis::Always {
             let mismatches = crate::lineage::column_diagnostics(&project, &lineages);
             project.diagnostics.extend(mismatches);
-            kept = project
+            project
                 .nodes
                 .iter_mut()
                 .filter_map(|node| match node {
                     Node::Table(table) => table.lineage.take(),
                     Node::Source(_) => None,
                 })
-                .collect();
-        }
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Freeing every table's lineage is a walk over thousands of small
         // allocations; nothing waits for it.
-        std::thread::spawn(move || drop((lineages, kept)));
+        std::thread::spawn(move || drop((lineages, taken)));
     }
     project::diagnostic::sort(&mut project.diagnostics);
     Loaded {

@@ -272,7 +272,6 @@ fn run_command(
         }
     }
     let outcome = execute(s, format, &loaded, &stores, scope, threads);
-    drop(stores);
     ending_with(loaded);
     outcome
 }

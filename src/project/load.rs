@@ -403,7 +403,7 @@ fn definition_files(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .collect();
-    top.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    top.sort();
     top.par_iter()
         .flat_map_iter(|entry| {
             // Not through a link at the top, as the walk of `dir` would not.
